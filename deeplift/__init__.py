@@ -7,3 +7,15 @@ backprop, DeconvNet and integrated gradients, behind the public API of the
 original ``deeplift`` 0.6 package.
 """
 __version__ = "1.0.0"
+
+from deeplift import layers, models, util
+from deeplift.modes import (
+    ConvMxtsMode, DataFormat, DenseMxtsMode, MaxPoolDeepLiftMode,
+    NonlinearMxtsMode, PaddingMode, ScoringMode,
+)
+
+__all__ = [
+    "__version__", "layers", "models", "util", "NonlinearMxtsMode",
+    "DenseMxtsMode", "ConvMxtsMode", "MaxPoolDeepLiftMode", "ScoringMode",
+    "PaddingMode", "DataFormat",
+]

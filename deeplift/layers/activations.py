@@ -1,0 +1,181 @@
+"""Nonlinearities: ReLU, PReLU (leaky ReLU), ELU, Sigmoid, HardSigmoid, Tanh,
+Softmax, Softplus.
+
+An activation layer only knows its function ``fn`` and its derivative
+``grad``; how multipliers cross it is decided by its ``nonlinear_mxts_mode``
+through the rule table in ``deeplift.rules``.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from deeplift.layers.base import Layer, as_float32_constant
+from deeplift.modes import NonlinearMxtsMode
+
+
+class Activation(Layer):
+    """Base of element-wise nonlinearities.
+
+    Args:
+        nonlinear_mxts_mode: a ``NonlinearMxtsMode`` (or its string value);
+            Rescale by default.
+        name, verbose: see ``Layer``.
+    """
+
+    def __init__(self, nonlinear_mxts_mode=NonlinearMxtsMode.Rescale, **kwargs):
+        super().__init__(**kwargs)
+        self.nonlinear_mxts_mode = NonlinearMxtsMode.parse(
+            nonlinear_mxts_mode, "nonlinear_mxts_mode")
+
+    def fn(self, x: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
+
+    def grad(self, x: tf.Tensor) -> tf.Tensor:
+        """Element-wise derivative ``f'(x)``."""
+        raise NotImplementedError
+
+    def gradient_vjp(self, x: tf.Tensor, mxts: tf.Tensor) -> tf.Tensor:
+        """``J_f(x)^T m``; element-wise functions just scale by ``f'(x)``."""
+        return self.grad(x) * mxts
+
+    def forward(self, inputs):
+        return self.fn(inputs[0])
+
+    def forward_parts(self, fp):
+        from deeplift.rules import get_rule
+
+        return get_rule(fp.mode(self)).parts(self, fp)
+
+    def backward(self, fp, pos, neg):
+        from deeplift.rules import get_rule
+
+        return [get_rule(fp.mode(self)).multipliers(self, fp, pos, neg)]
+
+
+class ReLU(Activation):
+    """Rectifier, optionally Keras' general form: ``max_value`` where
+    ``x >= max_value``, ``x`` on ``[threshold, max_value)``, and
+    ``negative_slope * (x - threshold)`` below ``threshold``."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.max_value = None if max_value is None else float(max_value)
+        self.negative_slope = float(negative_slope)
+        self.threshold = float(threshold)
+        self._plain = self.max_value is None and self.negative_slope == 0 and self.threshold == 0
+
+    def fn(self, x):
+        if self._plain:
+            return tf.nn.relu(x)
+        y = tf.where(x >= self.threshold, x, self.negative_slope * (x - self.threshold))
+        if self.max_value is not None:
+            y = tf.where(x >= self.max_value, tf.cast(self.max_value, x.dtype), y)
+        return y
+
+    def grad(self, x):
+        slope = tf.where(x > self.threshold, 1.0, self.negative_slope)
+        if self.max_value is not None:
+            slope = tf.where(x >= self.max_value, 0.0, slope)
+        return slope
+
+
+class PReLU(Activation):
+    """Parametric ReLU: ``x`` for ``x > 0``, ``alpha * x`` otherwise. A
+    scalar ``alpha`` gives leaky ReLU; an array broadcasts over the example
+    axes (Keras' per-position alphas)."""
+
+    def __init__(self, alpha=0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = as_float32_constant(alpha, "alpha", self.name)
+
+    def fn(self, x):
+        return tf.where(x > 0, x, self.alpha * x)
+
+    def grad(self, x):
+        return tf.where(x > 0, tf.ones_like(x), self.alpha * tf.ones_like(x))
+
+
+class ELU(Activation):
+    """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+
+    def fn(self, x):
+        return tf.where(x > 0, x, self.alpha * tf.math.expm1(tf.minimum(x, 0.0)))
+
+    def grad(self, x):
+        return tf.where(x > 0, 1.0, self.alpha * tf.exp(tf.minimum(x, 0.0)))
+
+
+class Sigmoid(Activation):
+    """Logistic function."""
+
+    def fn(self, x):
+        return tf.sigmoid(x)
+
+    def grad(self, x):
+        y = tf.sigmoid(x)
+        return y * (1.0 - y)
+
+
+class HardSigmoid(Activation):
+    """``clip(slope * x + offset, 0, 1)``.
+
+    Keras 2 used slope 0.2 (the default here); Keras 3 uses
+    ``relu6(x + 3) / 6``, i.e. slope 1/6.
+    """
+
+    def __init__(self, slope=0.2, offset=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.slope = float(slope)
+        self.offset = float(offset)
+
+    def fn(self, x):
+        return tf.clip_by_value(self.slope * x + self.offset, 0.0, 1.0)
+
+    def grad(self, x):
+        inside = tf.logical_and(self.slope * x + self.offset > 0, self.slope * x + self.offset < 1)
+        return tf.where(inside, self.slope, 0.0)
+
+
+class Tanh(Activation):
+    """Hyperbolic tangent."""
+
+    def fn(self, x):
+        return tf.tanh(x)
+
+    def grad(self, x):
+        return 1.0 - tf.square(tf.tanh(x))
+
+
+class Softplus(Activation):
+    """``log(1 + exp(x))``."""
+
+    def fn(self, x):
+        return tf.nn.softplus(x)
+
+    def grad(self, x):
+        return tf.sigmoid(x)
+
+
+class Softmax(Activation):
+    """Softmax over the last axis.
+
+    Not element-wise: Gradient-type rules use the exact Jacobian; Rescale
+    uses the element-wise ratio ``dy/dx`` (falling back to the diagonal of
+    the Jacobian, ``y0 (1 - y0)``), which does not sum to delta. Softmax is
+    normally the output, and scores are taken on the logits before it.
+    """
+
+    def fn(self, x):
+        return tf.nn.softmax(x, axis=-1)
+
+    def grad(self, x):
+        y = tf.nn.softmax(x, axis=-1)
+        return y * (1.0 - y)
+
+    def gradient_vjp(self, x, mxts):
+        y = tf.nn.softmax(x, axis=-1)
+        return y * (mxts - tf.reduce_sum(mxts * y, axis=-1, keepdims=True))

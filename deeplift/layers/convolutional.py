@@ -1,0 +1,88 @@
+"""Convolutions: Conv1D, Conv2D and Conv3D on one shared base."""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from deeplift.layers.base import LinearLayer
+from deeplift.layers.helpers import channels_last_op, parse_data_format, standardize_tuple
+from deeplift.modes import ConvMxtsMode, DataFormat, PaddingMode
+
+
+class _Conv(LinearLayer):
+    """N-d convolution ``y = conv(x, kernel) + bias`` with Keras semantics.
+
+    Args:
+        kernel: array ``(*kernel_size, in_channels, out_channels)``.
+        bias: array ``(out_channels,)``; zeros when omitted.
+        strides, dilation_rate: int or one int per spatial axis.
+        padding: ``PaddingMode.valid``/``same`` (or "valid"/"same").
+        data_format: channels_last (default) or channels_first.
+        conv_mxts_mode: ``ConvMxtsMode.Linear`` (the only rule).
+    """
+
+    rank = 2
+
+    def __init__(self, kernel, bias=None, strides=1, padding=PaddingMode.valid,
+                 data_format=DataFormat.channels_last, dilation_rate=1,
+                 conv_mxts_mode=ConvMxtsMode.Linear, **kwargs):
+        super().__init__(kernel, bias, **kwargs)
+        if self.kernel.shape.rank != self.rank + 2:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: kernel must have rank "
+                f"{self.rank + 2} (*kernel_size, in_channels, out_channels); "
+                f"got shape {tuple(self.kernel.shape)}."
+            )
+        self.strides = standardize_tuple(strides, self.rank, "strides", self.name)
+        self.dilation_rate = standardize_tuple(dilation_rate, self.rank, "dilation_rate", self.name)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: strides > 1 together "
+                f"with dilation_rate > 1 is not supported (as in Keras)."
+            )
+        try:
+            self.padding = PaddingMode.parse(padding)
+        except ValueError as err:
+            raise ValueError(f"Layer {self.name!r}: {err}") from None
+        self.data_format = parse_data_format(data_format, self.name)
+        self.conv_mxts_mode = ConvMxtsMode.parse(conv_mxts_mode, "conv_mxts_mode")
+
+    def linear(self, x, kernel):
+        def conv(x_last):
+            return tf.nn.convolution(
+                x_last, kernel, strides=self.strides, padding=self.padding.value,
+                dilations=self.dilation_rate,
+            )
+
+        return channels_last_op(conv, x, self.data_format)
+
+    def add_bias(self, y):
+        if self.data_format == DataFormat.channels_last:
+            return y + self.bias
+        return y + tf.reshape(self.bias, [-1] + [1] * self.rank)
+
+
+class Conv1D(_Conv):
+    """1-d convolution over ``(N, steps, channels)`` inputs.
+
+    Accepts the original keyword ``stride`` as well as ``strides``.
+    """
+
+    rank = 1
+
+    def __init__(self, kernel, bias=None, stride=None, padding=PaddingMode.valid,
+                 strides=None, **kwargs):
+        if stride is not None and strides is not None and stride != strides:
+            raise ValueError("Conv1D: pass either stride or strides, not both.")
+        super().__init__(kernel, bias, strides=stride or strides or 1, padding=padding, **kwargs)
+
+
+class Conv2D(_Conv):
+    """2-d convolution over ``(N, rows, cols, channels)`` inputs."""
+
+    rank = 2
+
+
+class Conv3D(_Conv):
+    """3-d convolution over ``(N, d1, d2, d3, channels)`` inputs."""
+
+    rank = 3

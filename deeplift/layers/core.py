@@ -1,0 +1,192 @@
+"""Dense and the routing layers: Flatten, Reshape, NoOp, Concat, Add,
+ZeroPadding1D/2D and Cropping1D/2D.
+
+The mode enums are re-exported here because old scripts import them from
+``deeplift.layers.core``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from deeplift.layers.base import Input, Layer, LinearLayer, RoutingLayer, SymbolicVar
+from deeplift.layers.helpers import parse_data_format, standardize_pairs, to_channels_last
+from deeplift.modes import (
+    ConvMxtsMode,
+    DataFormat,
+    DenseMxtsMode,
+    MaxPoolDeepLiftMode,
+    NonlinearMxtsMode,
+    PaddingMode,
+    ScoringMode,
+)
+
+__all__ = [
+    "Layer", "Input", "SymbolicVar", "Dense", "Flatten", "Reshape", "NoOp",
+    "Concat", "Add", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
+    "Cropping2D", "NonlinearMxtsMode", "DenseMxtsMode", "ConvMxtsMode",
+    "MaxPoolDeepLiftMode", "ScoringMode", "PaddingMode", "DataFormat",
+]
+
+
+class Dense(LinearLayer):
+    """Fully connected layer ``y = x @ kernel + bias``.
+
+    Args:
+        kernel: array ``(in_features, out_features)``.
+        bias: array ``(out_features,)``; zeros when omitted.
+        dense_mxts_mode: ``DenseMxtsMode.Linear`` (the only rule).
+        name, verbose: see ``Layer``.
+
+    Inputs of rank > 2 are contracted on their last axis, as Keras does.
+    """
+
+    def __init__(self, kernel, bias=None, dense_mxts_mode=DenseMxtsMode.Linear, **kwargs):
+        super().__init__(kernel, bias, **kwargs)
+        if self.kernel.shape.rank != 2:
+            raise ValueError(
+                f"Dense {self.name!r}: kernel must have shape (in_features, "
+                f"out_features); got {tuple(self.kernel.shape)}."
+            )
+        self.dense_mxts_mode = DenseMxtsMode.parse(dense_mxts_mode, "dense_mxts_mode")
+
+    def linear(self, x, kernel):
+        if x.shape.rank == 2:
+            return tf.matmul(x, kernel)
+        return tf.tensordot(x, kernel, axes=[[x.shape.rank - 1], [0]])
+
+
+class NoOp(RoutingLayer):
+    """Identity (Dropout, GaussianNoise and friends at inference time)."""
+
+    def forward(self, inputs):
+        return inputs[0]
+
+    def forward_parts(self, fp):
+        return fp.parts(self.inputs)
+
+    def backward(self, fp, pos, neg):
+        return [(pos, neg)]
+
+
+class Flatten(RoutingLayer):
+    """Flattens every axis but the batch axis.
+
+    Args:
+        data_format: for channels_first inputs the channel axis is moved last
+            before flattening, as Keras' ``Flatten`` does.
+    """
+
+    def __init__(self, data_format=DataFormat.channels_last, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = parse_data_format(data_format, self.name)
+
+    def forward(self, inputs):
+        x = to_channels_last(inputs[0], self.data_format)
+        return tf.reshape(x, [tf.shape(x)[0], int(np.prod(x.shape[1:]))])
+
+
+class Reshape(RoutingLayer):
+    """Reshapes every example to ``target_shape`` (batch axis excluded; one
+    entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+
+    def forward(self, inputs):
+        return tf.reshape(inputs[0], (-1,) + self.target_shape)
+
+
+class Concat(RoutingLayer):
+    """Concatenates a list of layers along ``axis`` (counting the batch axis,
+    as Keras does; -1 is the last axis)."""
+
+    takes_list_input = True
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+        if self.axis == 0:
+            raise ValueError(f"Concat {self.name!r}: axis 0 is the batch axis; choose another.")
+
+    def forward(self, inputs):
+        return tf.concat(inputs, axis=self.axis)
+
+
+class Add(RoutingLayer):
+    """Element-wise sum of a list of layers (residual connections).
+
+    Positive and negative parts add; every input receives the output's
+    multipliers unchanged.
+    """
+
+    takes_list_input = True
+
+    def forward(self, inputs):
+        return tf.add_n(inputs)
+
+    def backward(self, fp, pos, neg):
+        return [(pos, neg) for _ in self.input_layers()]
+
+
+class _Padding(RoutingLayer):
+    rank = 1
+
+    def __init__(self, padding=1, data_format=DataFormat.channels_last, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = standardize_pairs(padding, self.rank, "padding", self.name)
+        self.data_format = parse_data_format(data_format, self.name)
+
+    def _spatial_pairs(self):
+        pairs = [[0, 0]] + [list(p) for p in self.padding]
+        if self.data_format == DataFormat.channels_last:
+            return pairs + [[0, 0]]
+        return [[0, 0], [0, 0]] + pairs[1:]
+
+    def forward(self, inputs):
+        return tf.pad(inputs[0], self._spatial_pairs())
+
+
+class ZeroPadding1D(_Padding):
+    """Pads the steps axis with zeros. ``padding``: int or (left, right)."""
+
+    rank = 1
+
+
+class ZeroPadding2D(_Padding):
+    """Pads rows and columns with zeros. ``padding``: int, (rows, cols) or
+    ((top, bottom), (left, right))."""
+
+    rank = 2
+
+
+class _Cropping(RoutingLayer):
+    rank = 1
+
+    def __init__(self, cropping=1, data_format=DataFormat.channels_last, **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = standardize_pairs(cropping, self.rank, "cropping", self.name)
+        self.data_format = parse_data_format(data_format, self.name)
+
+    def forward(self, inputs):
+        x = inputs[0]
+        first_spatial = 1 if self.data_format == DataFormat.channels_last else 2
+        slices = [slice(None)] * x.shape.rank
+        for offset, (before, after) in enumerate(self.cropping):
+            axis = first_spatial + offset
+            slices[axis] = slice(before, -after if after else None)
+        return x[tuple(slices)]
+
+
+class Cropping1D(_Cropping):
+    """Crops the steps axis. ``cropping``: int or (left, right)."""
+
+    rank = 1
+
+
+class Cropping2D(_Cropping):
+    """Crops rows and columns. ``cropping``: int, (rows, cols) or
+    ((top, bottom), (left, right))."""
+
+    rank = 2

@@ -1,0 +1,76 @@
+"""BatchNormalization in its inference form."""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from deeplift.layers.base import Layer, as_float32_constant
+
+
+class BatchNormalization(Layer):
+    """``y = (x - mean) / sqrt(var + epsilon) * gamma + beta`` per channel.
+
+    Args:
+        gamma, beta, mean, var: arrays ``(channels,)``; ``gamma``/``beta`` may
+            be None (Keras ``scale=False``/``center=False``).
+        axis: the channel axis, counting the batch axis (Keras style; -1 is
+            the last axis).
+        epsilon: added to the variance.
+
+    It is a per-channel linear map with scale ``s = gamma / sqrt(var + eps)``;
+    where ``s < 0`` the positive and negative parts swap roles, both forward
+    and backward, as in the original package.
+    """
+
+    def __init__(self, gamma=None, beta=None, axis=-1, mean=None, var=None,
+                 epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        if mean is None or var is None:
+            raise ValueError(f"BatchNormalization {self.name!r}: mean and var are required.")
+        mean = as_float32_constant(mean, "mean", self.name)
+        channels = int(mean.shape[0])
+        var = as_float32_constant(var, "var", self.name)
+        gamma = as_float32_constant(np.ones(channels) if gamma is None else gamma, "gamma", self.name)
+        beta = as_float32_constant(np.zeros(channels) if beta is None else beta, "beta", self.name)
+        for what, value in (("var", var), ("gamma", gamma), ("beta", beta)):
+            if tuple(value.shape) != (channels,):
+                raise ValueError(
+                    f"BatchNormalization {self.name!r}: {what} must have shape "
+                    f"({channels},) like mean; got {tuple(value.shape)}."
+                )
+        if bool(tf.reduce_any(var + epsilon <= 0)):
+            raise ValueError(f"BatchNormalization {self.name!r}: var + epsilon must be positive.")
+        self.gamma, self.beta, self.mean, self.var = gamma, beta, mean, var
+        self.axis = int(axis)
+        self.epsilon = float(epsilon)
+        self.scale = gamma / tf.sqrt(var + self.epsilon)
+        self.shift = beta - mean * self.scale
+
+    def _per_channel(self, values, rank):
+        axis = self.axis % rank
+        if axis == 0:
+            raise ValueError(f"BatchNormalization {self.name!r}: axis 0 is the batch axis.")
+        shape = [1] * rank
+        shape[axis] = -1
+        return tf.reshape(values, shape)
+
+    def forward(self, inputs):
+        x = inputs[0]
+        rank = x.shape.rank
+        return x * self._per_channel(self.scale, rank) + self._per_channel(self.shift, rank)
+
+    def forward_parts(self, fp):
+        pos_in, neg_in = fp.parts(self.inputs)
+        scale = self._per_channel(self.scale, pos_in.shape.rank)
+        keeps_sign = scale > 0
+        return (tf.where(keeps_sign, pos_in, neg_in) * scale,
+                tf.where(keeps_sign, neg_in, pos_in) * scale)
+
+    def backward(self, fp, pos, neg):
+        scale = self._per_channel(self.scale, fp.act(self.inputs).shape.rank)
+        if pos is neg:
+            mxts = pos * scale
+            return [(mxts, mxts)]
+        keeps_sign = scale > 0
+        return [(tf.where(keeps_sign, pos, neg) * scale,
+                 tf.where(keeps_sign, neg, pos) * scale)]

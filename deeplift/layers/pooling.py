@@ -1,0 +1,201 @@
+"""Max and average pooling (1D/2D/3D) and their global variants.
+
+Average pools are routing layers (linear, non-negative weights). Max pools
+use the original package's only multiplier rule, "gradient": each
+multiplier goes to the arg-max of the actual input inside its window (on a
+tie, the first maximum, as TensorFlow's max-pool gradient does); global max
+pools give the full multiplier to every position equal to the maximum.
+Summation-to-delta through a max pool holds whenever the reference is
+constant inside each window.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from deeplift.layers.base import Layer, RoutingLayer, map_streams, sign_split
+from deeplift.layers.helpers import (
+    channels_last_op, parse_data_format, standardize_tuple,
+)
+from deeplift.modes import DataFormat, MaxPoolDeepLiftMode, PaddingMode
+
+
+class _PoolOptions:
+    """Validated pool size, strides, padding and data format."""
+
+    rank = 2
+
+    def _init_pool(self, pool_size, strides, padding, data_format):
+        self.pool_size = standardize_tuple(pool_size, self.rank, "pool_size", self.name)
+        self.strides = (self.pool_size if strides is None
+                        else standardize_tuple(strides, self.rank, "strides", self.name))
+        try:
+            self.padding = PaddingMode.parse(padding)
+        except ValueError as err:
+            raise ValueError(f"Layer {self.name!r}: {err}") from None
+        self.data_format = parse_data_format(data_format, self.name)
+
+    def _pool(self, x, pooling_type: str):
+        def op(x_last):
+            return tf.nn.pool(x_last, window_shape=self.pool_size, pooling_type=pooling_type,
+                              strides=self.strides, padding=self.padding.value)
+
+        return channels_last_op(op, x, self.data_format)
+
+
+class _MaxPool(_PoolOptions, Layer):
+    def __init__(self, pool_size=2, strides=None, padding=PaddingMode.valid,
+                 data_format=DataFormat.channels_last,
+                 maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient, **kwargs):
+        Layer.__init__(self, **kwargs)
+        self._init_pool(pool_size, strides, padding, data_format)
+        self.maxpool_deeplift_mode = MaxPoolDeepLiftMode.parse(
+            maxpool_deeplift_mode, "maxpool_deeplift_mode")
+
+    def forward(self, inputs):
+        return self._pool(inputs[0], "MAX")
+
+    def forward_parts(self, fp):
+        # The original left these undefined (zeros); splitting the output's
+        # own difference by sign keeps "parts sum to the difference" true.
+        return sign_split(fp.diff(self))
+
+    def backward(self, fp, pos, neg):
+        x = fp.act(self.inputs)
+
+        def route(mxts):
+            num_tasks = tf.shape(mxts)[0]
+            tiled = tf.tile(x, tf.concat([[num_tasks], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+            flat = tf.reshape(mxts, tf.concat([[-1], tf.shape(mxts)[2:]], 0))
+            with tf.GradientTape() as tape:
+                tape.watch(tiled)
+                pooled = self.forward([tiled])
+            grad = tape.gradient(pooled, tiled, output_gradients=flat)
+            return tf.reshape(grad, tf.concat([[num_tasks], tf.shape(x)], 0))
+
+        return [map_streams(route, pos, neg)]
+
+
+class _AvgPool(_PoolOptions, RoutingLayer):
+    def __init__(self, pool_size=2, strides=None, padding=PaddingMode.valid,
+                 data_format=DataFormat.channels_last, **kwargs):
+        RoutingLayer.__init__(self, **kwargs)
+        self._init_pool(pool_size, strides, padding, data_format)
+
+    def forward(self, inputs):
+        # tf.nn.pool's "same" average excludes padded cells, as Keras does.
+        return self._pool(inputs[0], "AVG")
+
+
+class MaxPool1D(_MaxPool):
+    """1-d max pooling. Original keywords ``pool_length``/``stride`` accepted."""
+
+    rank = 1
+
+    def __init__(self, pool_length=None, stride=None, padding=PaddingMode.valid,
+                 pool_size=None, strides=None, **kwargs):
+        super().__init__(pool_size=pool_length or pool_size or 2, strides=stride or strides,
+                         padding=padding, **kwargs)
+
+
+class AvgPool1D(_AvgPool):
+    """1-d average pooling. Original keywords ``pool_length``/``stride`` accepted."""
+
+    rank = 1
+
+    def __init__(self, pool_length=None, stride=None, padding=PaddingMode.valid,
+                 pool_size=None, strides=None, **kwargs):
+        super().__init__(pool_size=pool_length or pool_size or 2, strides=stride or strides,
+                         padding=padding, **kwargs)
+
+
+class MaxPool2D(_MaxPool):
+    """2-d max pooling over ``(N, rows, cols, channels)``."""
+
+    rank = 2
+
+
+class AvgPool2D(_AvgPool):
+    """2-d average pooling over ``(N, rows, cols, channels)``."""
+
+    rank = 2
+
+
+class MaxPool3D(_MaxPool):
+    """3-d max pooling."""
+
+    rank = 3
+
+
+class AvgPool3D(_AvgPool):
+    """3-d average pooling."""
+
+    rank = 3
+
+
+class _GlobalPool:
+    def _init_global(self, data_format, keepdims):
+        self.data_format = parse_data_format(data_format, self.name)
+        self.keepdims = bool(keepdims)
+
+    def _reduce_keepdims(self, x, reducer):
+        """Reduces the spatial axes, keeping them as size-1 axes."""
+        first = 1 if self.data_format == DataFormat.channels_last else 2
+        axes = list(range(first, first + x.shape.rank - 2))
+        return reducer(x, axis=axes, keepdims=True)
+
+    def _reduce(self, x, reducer):
+        out = self._reduce_keepdims(x, reducer)
+        if self.keepdims:
+            return out
+        return tf.reshape(out, [-1, int(out.shape[1:].num_elements())])
+
+
+class _GlobalMaxPool(_GlobalPool, Layer):
+    def __init__(self, maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
+                 data_format=DataFormat.channels_last, keepdims=False, **kwargs):
+        Layer.__init__(self, **kwargs)
+        self._init_global(data_format, keepdims)
+        self.maxpool_deeplift_mode = MaxPoolDeepLiftMode.parse(
+            maxpool_deeplift_mode, "maxpool_deeplift_mode")
+
+    def forward(self, inputs):
+        return self._reduce(inputs[0], tf.reduce_max)
+
+    def forward_parts(self, fp):
+        return sign_split(fp.diff(self))
+
+    def backward(self, fp, pos, neg):
+        x = fp.act(self.inputs)
+        pooled = self._reduce_keepdims(x, tf.reduce_max)
+        is_max = tf.cast(tf.equal(x, pooled), x.dtype)
+
+        def route(mxts):
+            shape = tf.concat([tf.shape(mxts)[:1], tf.shape(pooled)], 0)
+            return tf.reshape(mxts, shape) * is_max
+
+        return [map_streams(route, pos, neg)]
+
+
+class _GlobalAvgPool(_GlobalPool, RoutingLayer):
+    def __init__(self, data_format=DataFormat.channels_last, keepdims=False, **kwargs):
+        RoutingLayer.__init__(self, **kwargs)
+        self._init_global(data_format, keepdims)
+
+    def forward(self, inputs):
+        return self._reduce(inputs[0], tf.reduce_mean)
+
+
+class GlobalMaxPool1D(_GlobalMaxPool):
+    """Maximum over the steps axis: ``(N, steps, C) -> (N, C)``."""
+
+
+class GlobalMaxPool2D(_GlobalMaxPool):
+    """Maximum over rows and columns: ``(N, rows, cols, C) -> (N, C)``."""
+
+
+class GlobalAvgPool1D(_GlobalAvgPool):
+    """Mean over the steps axis: ``(N, steps, C) -> (N, C)``."""
+
+
+class GlobalAvgPool2D(_GlobalAvgPool):
+    """Mean over rows and columns: ``(N, rows, cols, C) -> (N, C)``."""

@@ -1,0 +1,95 @@
+"""Enumerations that select DeepLIFT rules and layer options.
+
+Every enum is a ``str`` enum whose values are the strings the original
+``deeplift`` 0.6 package used, so ``NonlinearMxtsMode.Rescale == "Rescale"``
+and old scripts that pass plain strings keep working.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class _StrEnum(str, Enum):
+    """A string enum with an actionable error for unknown values."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, value: "str | _StrEnum", argument: str):
+        """Returns the member equal to ``value``.
+
+        Args:
+            value: a member or its string value.
+            argument: the argument name to quote in the error message.
+
+        Raises:
+            ValueError: ``value`` names no member; the message lists the valid ones.
+        """
+        if isinstance(value, cls):
+            return value
+        for member in cls:
+            if value == member.value:
+                return member
+        valid = sorted(member.value for member in cls)
+        raise ValueError(
+            f"Unknown {argument}={value!r}. Expected one of {valid}."
+        )
+
+
+class NonlinearMxtsMode(_StrEnum):
+    """How multipliers cross a nonlinearity (see SEMANTICS.md, "Backward")."""
+
+    Gradient = "Gradient"
+    Rescale = "Rescale"
+    DeconvNet = "DeconvNet"
+    GuidedBackprop = "GuidedBackprop"
+    GuidedBackpropRescale = "GuidedBackpropRescale"
+    RevealCancel = "RevealCancel"
+    PassThrough = "PassThrough"
+    DeepLIFT_GenomicsDefault = "DeepLIFT_GenomicsDefault"
+
+
+class DenseMxtsMode(_StrEnum):
+    """Multiplier rule of Dense layers. Only the linear rule exists."""
+
+    Linear = "Linear"
+
+
+class ConvMxtsMode(_StrEnum):
+    """Multiplier rule of convolutions. Only the linear rule exists."""
+
+    Linear = "Linear"
+
+
+class MaxPoolDeepLiftMode(_StrEnum):
+    """Multiplier rule of max pooling: route to the arg-max (the gradient)."""
+
+    gradient = "gradient"
+
+
+class ScoringMode(_StrEnum):
+    """How a target layer seeds the backward pass."""
+
+    OneAndZeros = "OneAndZeros"
+
+
+class PaddingMode(_StrEnum):
+    """Convolution and pooling padding, as TensorFlow spells it."""
+
+    same = "SAME"
+    valid = "VALID"
+
+    @classmethod
+    def parse(cls, value, argument: str = "padding"):
+        """Accepts members and the strings "same"/"valid" in any case."""
+        if isinstance(value, str) and not isinstance(value, cls):
+            value = value.upper()
+        return super().parse(value, argument)
+
+
+class DataFormat(_StrEnum):
+    """Position of the channel axis."""
+
+    channels_first = "channels_first"
+    channels_last = "channels_last"

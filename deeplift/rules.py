@@ -1,0 +1,181 @@
+"""The nonlinear multiplier rules, one table keyed by ``NonlinearMxtsMode``.
+
+Each rule is a pair of pure tensor functions on an activation layer:
+``parts(layer, fp) -> (dy+, dy-)`` splits the layer's difference from
+reference, and ``multipliers(layer, fp, m+, m-) -> (m_in+, m_in-)`` sends
+multipliers to its input. Only RevealCancel has its own ``parts``; every
+other rule scales the input's parts by the rescale factor. A new rule is one
+``register_rule`` call.
+
+Multipliers ``m`` carry a leading task axis ``(T, N, ...)``; forward
+quantities are ``(N, ...)`` and broadcast against them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import tensorflow as tf
+
+from deeplift.layers.base import map_streams
+from deeplift.modes import NonlinearMxtsMode
+
+#: |dx| below which the rescale factor dy/dx is replaced by f'(x0).
+NEAR_ZERO_THRESHOLD = 1e-7
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one NonlinearMxtsMode treats a nonlinearity."""
+
+    multipliers: Callable
+    parts: Callable
+
+
+NONLINEAR_RULES: dict[NonlinearMxtsMode, Rule] = {}
+
+
+def rescale_factor(layer, fp) -> tf.Tensor:
+    """``s = dy / dx``, or ``f'(x0)`` where ``|dx| < 1e-7`` (cached per pass)."""
+
+    def compute():
+        dx = fp.diff(layer.inputs)
+        near_zero = tf.abs(dx) < NEAR_ZERO_THRESHOLD
+        safe_dx = tf.where(near_zero, tf.ones_like(dx), dx)
+        slope_at_ref = tf.broadcast_to(layer.grad(fp.ref(layer.inputs)), tf.shape(dx))
+        return tf.where(near_zero, slope_at_ref, fp.diff(layer) / safe_dx)
+
+    return fp.cached(layer, "rescale_factor", compute)
+
+
+def scale_input_parts(layer, fp):
+    """``dy± = dx± * s``: the parts of every rule but RevealCancel."""
+    scale = rescale_factor(layer, fp)
+    pos_in, neg_in = fp.parts(layer.inputs)
+    return pos_in * scale, neg_in * scale
+
+
+def register_rule(mode: NonlinearMxtsMode, multipliers: Callable,
+                  parts: Callable = scale_input_parts) -> None:
+    """Adds (or replaces) the rule used for ``mode``."""
+    NONLINEAR_RULES[NonlinearMxtsMode.parse(mode, "mode")] = Rule(multipliers, parts)
+
+
+def get_rule(mode) -> Rule:
+    """The rule for ``mode``.
+
+    Raises:
+        ValueError: no rule is registered; lists the modes that have one.
+    """
+    mode = NonlinearMxtsMode.parse(mode, "nonlinear_mxts_mode")
+    try:
+        return NONLINEAR_RULES[mode]
+    except KeyError:
+        valid = sorted(m.value for m in NONLINEAR_RULES)
+        raise ValueError(
+            f"No multiplier rule is registered for nonlinear_mxts_mode="
+            f"{mode.value!r}; rules exist for {valid}. "
+            f"DeepLIFT_GenomicsDefault is resolved per layer before scoring."
+        ) from None
+
+
+def _rescale(layer, fp, pos, neg):
+    scale = rescale_factor(layer, fp)
+    return map_streams(lambda m: scale * m, pos, neg)
+
+
+def _gradient(layer, fp, pos, neg):
+    x = fp.act(layer.inputs)
+    return map_streams(lambda m: layer.gradient_vjp(x, m), pos, neg)
+
+
+def _guided_backprop(layer, fp, pos, neg):
+    x = fp.act(layer.inputs)
+    passes = tf.cast(pos > 0, pos.dtype)
+    return map_streams(lambda m: layer.gradient_vjp(x, passes * m), pos, neg)
+
+
+def _guided_backprop_rescale(layer, fp, pos, neg):
+    scale = rescale_factor(layer, fp)
+    passes = tf.cast(pos > 0, pos.dtype)
+    return map_streams(lambda m: scale * passes * m, pos, neg)
+
+
+def _deconvnet(layer, fp, pos, neg):
+    return map_streams(layer.fn, pos, neg)
+
+
+def _pass_through(layer, fp, pos, neg):
+    return pos, neg
+
+
+def _nudge_from_zero(t: tf.Tensor) -> tf.Tensor:
+    """Adds ±1e-7 (keeping the sign; + at 0) where ``|t| < 0.5e-7`` so that
+    RevealCancel's ratios stay finite."""
+    tiny = tf.abs(t) < 0.5 * NEAR_ZERO_THRESHOLD
+    step = tf.where(t >= 0, NEAR_ZERO_THRESHOLD, -NEAR_ZERO_THRESHOLD)
+    return t + tf.where(tiny, step, tf.zeros_like(t))
+
+
+def _reveal_cancel_parts(layer, fp):
+    """Shapley-style split over the two players "positive part" and
+    "negative part" of the input difference (paper, section 3.5.3)."""
+    x0 = fp.ref(layer.inputs)
+    pos_in, neg_in = fp.parts(layer.inputs)
+    f_ref = layer.fn(x0)
+    f_pos = layer.fn(x0 + pos_in)
+    f_neg = layer.fn(x0 + neg_in)
+    f_both = layer.fn(x0 + pos_in + neg_in)
+    return (0.5 * ((f_pos - f_ref) + (f_both - f_neg)),
+            0.5 * ((f_neg - f_ref) + (f_both - f_pos)))
+
+
+def _reveal_cancel(layer, fp, pos, neg):
+    pos_in, neg_in = fp.parts(layer.inputs)
+    pos_out, neg_out = fp.parts(layer)
+    return (pos * (pos_out / _nudge_from_zero(pos_in)),
+            neg * (neg_out / _nudge_from_zero(neg_in)))
+
+
+register_rule(NonlinearMxtsMode.Rescale, _rescale)
+register_rule(NonlinearMxtsMode.Gradient, _gradient)
+register_rule(NonlinearMxtsMode.GuidedBackprop, _guided_backprop)
+register_rule(NonlinearMxtsMode.GuidedBackpropRescale, _guided_backprop_rescale)
+register_rule(NonlinearMxtsMode.DeconvNet, _deconvnet)
+register_rule(NonlinearMxtsMode.PassThrough, _pass_through)
+register_rule(NonlinearMxtsMode.RevealCancel, _reveal_cancel, parts=_reveal_cancel_parts)
+
+
+def resolve_genomics_default(layer) -> NonlinearMxtsMode:
+    """DeepLIFT_GenomicsDefault for one nonlinearity: Rescale after a
+    convolution, RevealCancel after a Dense layer, looking back through
+    BatchNormalization and NoOp layers.
+
+    Raises:
+        ValueError: the nearest preceding layer is anything else.
+    """
+    from deeplift.layers.convolutional import _Conv
+    from deeplift.layers.core import Dense, NoOp
+    from deeplift.layers.normalization import BatchNormalization
+
+    preceding = layer.inputs
+    while isinstance(preceding, (BatchNormalization, NoOp)):
+        preceding = preceding.inputs
+    if isinstance(preceding, _Conv):
+        return NonlinearMxtsMode.Rescale
+    if isinstance(preceding, Dense):
+        return NonlinearMxtsMode.RevealCancel
+    raise ValueError(
+        f"Cannot resolve nonlinear_mxts_mode=DeepLIFT_GenomicsDefault for layer "
+        f"{layer.name!r} ({type(layer).__name__}): its preceding layer "
+        f"{getattr(preceding, 'name', None)!r} is a {type(preceding).__name__}, "
+        f"but the default is only defined after a convolution (Rescale) or a "
+        f"Dense layer (RevealCancel). Set an explicit mode on this layer."
+    )
+
+
+def effective_mode(layer) -> NonlinearMxtsMode:
+    """The concrete rule a nonlinearity uses (GenomicsDefault resolved)."""
+    if layer.nonlinear_mxts_mode == NonlinearMxtsMode.DeepLIFT_GenomicsDefault:
+        return resolve_genomics_default(layer)
+    return layer.nonlinear_mxts_mode
