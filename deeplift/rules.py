@@ -17,11 +17,9 @@ from typing import Callable
 
 import tensorflow as tf
 
+from deeplift import kernels
 from deeplift.layers.base import map_streams
 from deeplift.modes import NonlinearMxtsMode
-
-#: |dx| below which the rescale factor dy/dx is replaced by f'(x0).
-NEAR_ZERO_THRESHOLD = 1e-7
 
 
 @dataclass(frozen=True)
@@ -39,11 +37,8 @@ def rescale_factor(layer, fp) -> tf.Tensor:
     """``s = dy / dx``, or ``f'(x0)`` where ``|dx| < 1e-7`` (cached per pass)."""
 
     def compute():
-        dx = fp.diff(layer.inputs)
-        near_zero = tf.abs(dx) < NEAR_ZERO_THRESHOLD
-        safe_dx = tf.where(near_zero, tf.ones_like(dx), dx)
-        slope_at_ref = tf.broadcast_to(layer.grad(fp.ref(layer.inputs)), tf.shape(dx))
-        return tf.where(near_zero, slope_at_ref, fp.diff(layer) / safe_dx)
+        return kernels.rescale_factor(fp.act(layer.inputs), fp.ref(layer.inputs),
+                                      fp.act(layer), fp.ref(layer), layer.grad)
 
     return fp.cached(layer, "rescale_factor", compute)
 
@@ -109,32 +104,20 @@ def _pass_through(layer, fp, pos, neg):
     return pos, neg
 
 
-def _nudge_from_zero(t: tf.Tensor) -> tf.Tensor:
-    """Adds ±1e-7 (keeping the sign; + at 0) where ``|t| < 0.5e-7`` so that
-    RevealCancel's ratios stay finite."""
-    tiny = tf.abs(t) < 0.5 * NEAR_ZERO_THRESHOLD
-    step = tf.where(t >= 0, NEAR_ZERO_THRESHOLD, -NEAR_ZERO_THRESHOLD)
-    return t + tf.where(tiny, step, tf.zeros_like(t))
-
-
 def _reveal_cancel_parts(layer, fp):
     """Shapley-style split over the two players "positive part" and
-    "negative part" of the input difference (paper, section 3.5.3)."""
-    x0 = fp.ref(layer.inputs)
+    "negative part" of the input difference (paper, section 3.5.3):
+    ``dy+ = [(f(x0+p) - f(x0)) + (f(x0+n+p) - f(x0+n))] / 2`` and
+    symmetrically for ``dy-``."""
     pos_in, neg_in = fp.parts(layer.inputs)
-    f_ref = layer.fn(x0)
-    f_pos = layer.fn(x0 + pos_in)
-    f_neg = layer.fn(x0 + neg_in)
-    f_both = layer.fn(x0 + pos_in + neg_in)
-    return (0.5 * ((f_pos - f_ref) + (f_both - f_neg)),
-            0.5 * ((f_neg - f_ref) + (f_both - f_pos)))
+    return kernels.reveal_cancel_parts(fp.ref(layer.inputs), pos_in, neg_in, layer.fn)
 
 
 def _reveal_cancel(layer, fp, pos, neg):
+    """``m_in+ = m+ dy+ / p``, ``m_in- = m- dy- / n`` (p, n kept off zero)."""
     pos_in, neg_in = fp.parts(layer.inputs)
     pos_out, neg_out = fp.parts(layer)
-    return (pos * (pos_out / _nudge_from_zero(pos_in)),
-            neg * (neg_out / _nudge_from_zero(neg_in)))
+    return kernels.reveal_cancel_multipliers(pos, neg, pos_in, neg_in, pos_out, neg_out)
 
 
 register_rule(NonlinearMxtsMode.Rescale, _rescale)

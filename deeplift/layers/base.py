@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
+from deeplift import kernels
 from deeplift.modes import ScoringMode
 
 if TYPE_CHECKING:
@@ -394,18 +395,19 @@ class LinearLayer(Layer):
         return self.add_bias(self.linear(inputs[0], self.kernel))
 
     def forward_parts(self, fp):
-        spread = self.linear(tf.abs(fp.diff(self.inputs)), self._abs_kernel)
-        dy = fp.diff(self)
-        return (dy + spread) * 0.5, (dy - spread) * 0.5
+        abs_diff = kernels.abs_difference(fp.act(self.inputs), fp.ref(self.inputs))
+        spread = self.linear(abs_diff, self._abs_kernel)
+        return kernels.split_by_spread(fp.act(self), fp.ref(self), spread)
 
     def backward(self, fp, pos, neg):
         template = [fp.act(self.inputs)]
         if pos is neg:
             (mxts,) = linear_vjp(lambda z: self.linear(z[0], self.kernel), template, pos)
             return [(mxts, mxts)]
-        (total,) = linear_vjp(lambda z: self.linear(z[0], self.kernel), template, pos + neg)
-        (spread,) = linear_vjp(lambda z: self.linear(z[0], self._abs_kernel), template, pos - neg)
-        mxts = (total + tf.sign(fp.diff(self.inputs)) * spread) * 0.5
+        total, difference = kernels.sum_and_difference(pos, neg)
+        (total,) = linear_vjp(lambda z: self.linear(z[0], self.kernel), template, total)
+        (spread,) = linear_vjp(lambda z: self.linear(z[0], self._abs_kernel), template, difference)
+        mxts = kernels.combine_by_sign(total, spread, fp.diff(self.inputs))
         return [(mxts, mxts)]
 
 

@@ -1,0 +1,90 @@
+"""Times DeepLIFT scoring against gradient x input on the same networks.
+
+For each workload (W1 genomics CNN, W2 image CNN, W3 MLP), a Keras model is
+built with random weights and converted to DeepLIFT; then, in one process
+and interleaved over several rounds, this times (median seconds per batch):
+  * gxi: ``tf.GradientTape`` gradient x input inside ``tf.function``;
+  * Rescale and RevealCancel contributions (zero reference, one task);
+and prints each DeepLIFT time as a ratio to gxi. Targets: Rescale <= 1.5x,
+RevealCancel <= 3x.
+
+Run: ``python benchmarks/bench_scoring.py [--rounds 7] [--batch 256]``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from workloads import WORKLOADS, deeplift_model_from_keras  # noqa: E402
+
+from deeplift.modes import NonlinearMxtsMode  # noqa: E402
+
+
+def gradient_x_input_fn(keras_model, task: int):
+    @tf.function(input_signature=[tf.TensorSpec(keras_model.input_shape, tf.float32)])
+    def gxi(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = keras_model(x, training=False)[:, task]
+        return tape.gradient(out, x) * x
+
+    return gxi
+
+
+def time_call(fn, repeats: int) -> float:
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def bench_workload(name: str, rounds: int, batch: int, repeats: int) -> dict:
+    keras_model, make_input = WORKLOADS[name]()
+    x = make_input(batch)
+    gxi = gradient_x_input_fn(keras_model, task=0)
+    x_tensor = tf.constant(x)
+    candidates = {"gxi": lambda: gxi(x_tensor).numpy()}
+    for mode in (NonlinearMxtsMode.Rescale, NonlinearMxtsMode.RevealCancel):
+        model = deeplift_model_from_keras(keras_model, mode)
+        func = model.get_target_contribs_func(find_scores_layer_idx=0, target_layer_idx=-1)
+        candidates[mode.value] = (lambda f=func: f(task_idx=0, input_data_list=[x],
+                                                   input_references_list=[0.0],
+                                                   batch_size=batch))
+    for fn in candidates.values():  # warm up: trace and first run
+        fn()
+    times = {key: [] for key in candidates}
+    for _ in range(rounds):
+        for key, fn in candidates.items():
+            times[key].append(time_call(fn, repeats))
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
+    args = parser.parse_args(argv)
+    print(f"device: {tf.config.list_logical_devices()[-1].device_type}, batch {args.batch}, "
+          f"{args.rounds} rounds x {args.repeats} calls, medians")
+    print(f"{'workload':<10}{'gxi ms':>10}{'Rescale ms':>12}{'ratio':>8}"
+          f"{'RevealCancel ms':>17}{'ratio':>8}")
+    for name in args.workloads:
+        t = bench_workload(name, args.rounds, args.batch, args.repeats)
+        print(f"{name:<10}{t['gxi'] * 1e3:>10.1f}{t['Rescale'] * 1e3:>12.1f}"
+              f"{t['Rescale'] / t['gxi']:>8.2f}{t['RevealCancel'] * 1e3:>17.1f}"
+              f"{t['RevealCancel'] / t['gxi']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
