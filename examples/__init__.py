@@ -1,0 +1,1 @@
+"""Example workflows for deeplift (importable so notebooks and ``make demo`` can reuse them)."""

@@ -1,0 +1,1 @@
+"""Genomics example: simulated sequences with embedded GATA and TAL1 motifs."""
