@@ -46,12 +46,22 @@ class TargetScoringFunction:
         self.scored_layers = list(scored_layers)
         self.target_layer = target_layer
         self._return_list = return_list
-        self._fn = build_graph_function(
-            self.input_layers, [SymbolicVar(layer, kind) for layer in self.scored_layers],
-            [target_layer])
+        self._kind = kind
+        outputs = [SymbolicVar(layer, kind) for layer in self.scored_layers]
+        # The target's own difference from reference rides along (it is tiny)
+        # for the convergence check.
+        outputs.append(SymbolicVar(target_layer, "diff_from_reference"))
+        self._fn = build_graph_function(self.input_layers, outputs, [target_layer])
 
     def __call__(self, task_idx, input_data_list, batch_size: int = 100,
-                 progress_update: int | None = None, input_references_list=None):
+                 progress_update: int | None = None, input_references_list=None,
+                 return_convergence_delta: bool = False):
+        """See the class docstring. With ``return_convergence_delta=True``
+        (contribution functions only) returns ``(result, delta)`` where
+        ``delta`` is ``(N,)`` (or ``(T, N)`` for a list of tasks): the summed
+        contributions of all scored layers minus ``t(x) - t(x0)``. It is ~0
+        for Rescale/RevealCancel when the scored layers separate the inputs
+        from the target (e.g. all input layers)."""
         tasks = validate_tasks(task_idx, self.target_layer)
         inputs = util.format_inputs(input_data_list, self.input_layers)
         refs = util.format_references(input_references_list, self.input_layers, inputs)
@@ -59,7 +69,7 @@ class TargetScoringFunction:
         active = np.ones((1,), np.float32)
         total = inputs[0].shape[0]
         progress = util.ProgressReporter(total, progress_update)
-        pieces = [[] for _ in self.scored_layers]
+        pieces = [[] for _ in range(len(self.scored_layers) + 1)]
         for batch in util.iterate_batches(total, batch_size):
             batch_refs = [ref[batch] if per_example else ref for ref, per_example in refs]
             outputs = self._fn(*[x[batch] for x in inputs], *batch_refs, task_tensor, active)
@@ -67,14 +77,22 @@ class TargetScoringFunction:
                 piece.append(out.numpy())
             progress.update(batch.stop - batch.start)
         progress.close()
-        merged = [np.concatenate(piece, axis=1) for piece in pieces]
+        merged = [np.concatenate(piece, axis=1) for piece in pieces[:-1]]
         per_task = []
         for t in range(len(tasks)):
             layers_out = [m[t] for m in merged]
             per_task.append(layers_out if self._return_list else layers_out[0])
-        if isinstance(task_idx, (list, tuple, np.ndarray)):
-            return per_task
-        return per_task[0]
+        is_list = isinstance(task_idx, (list, tuple, np.ndarray))
+        result = per_task if is_list else per_task[0]
+        if not return_convergence_delta:
+            return result
+        if self._kind != "target_contribs":
+            raise ValueError("return_convergence_delta needs a contributions function "
+                             "(get_target_contribs_func), not multipliers.")
+        target_diff = np.concatenate(pieces[-1], axis=0).reshape(total, -1)[:, tasks].T
+        summed = sum(m.reshape(m.shape[0], total, -1).sum(axis=-1) for m in merged)
+        delta = summed - target_diff
+        return result, (delta if is_list else delta[0])
 
 
 class Model:

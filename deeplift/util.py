@@ -294,3 +294,19 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
         return results[0] if single else results
 
     return call
+
+
+_GENOMICS_EXPORTS = (
+    "get_shuffle_seq_ref_function", "get_hypothetical_contribs_func_onehot",
+    "get_integrated_gradients_function",
+    "mean_normalise_weights_for_sequence_convolution", "mean_normalise_softmax_weights",
+)
+
+
+def __getattr__(name: str):
+    """The genomics helpers, at their original ``deeplift.util`` names."""
+    if name in _GENOMICS_EXPORTS:
+        from deeplift import genomics
+
+        return getattr(genomics, name)
+    raise AttributeError(f"module 'deeplift.util' has no attribute {name!r}")
