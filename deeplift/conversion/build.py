@@ -1,0 +1,180 @@
+"""ModelSpec -> linked DeepLIFT layers, named as the original package named them.
+
+* Sequential models give a ``SequentialModel``: index 0 is the ``Input``
+  (named ``"input"``); the Keras layer at position ``i`` (from 0, after any
+  leading InputLayer, nested models flattened in place) is named ``"i"``; a
+  fused non-linear activation splits into ``"preact_i"`` and ``"i"``.
+* Functional models give a ``GraphModel`` with one DeepLIFT layer (chain)
+  per Keras node, named ``"<keras name>_<node index>"``, fused activations
+  split into ``"preact_<name>_<node>"`` and ``"<name>_<node>"``.
+
+The builder ignores which file format the spec came from.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from deeplift import layers as dl
+from deeplift.conversion import layer_converters
+from deeplift.conversion.errors import ConversionError
+from deeplift.conversion.spec import INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef
+from deeplift.models import GraphModel, SequentialModel
+
+MODE_ARGUMENTS = ("nonlinear_mxts_mode", "dense_mxts_mode", "conv_mxts_mode",
+                  "maxpool_deeplift_mode")
+
+
+def check_supported(spec: ModelSpec, custom_conversion_funcs: dict) -> None:
+    """Raises one error listing every layer that cannot be converted."""
+    problems = []
+    for layer in spec.layers:
+        if layer.class_name == INPUT_LAYER_CLASS:
+            continue
+        if layer.class_name in custom_conversion_funcs:
+            continue
+        if layer.class_name not in layer_converters.CONVERTERS:
+            problems.append(f"  - {layer.name!r} ({layer.class_name})")
+            continue
+        activation = layer_converters.unsupported_activation(layer.config)
+        if activation is not None:
+            problems.append(f"  - {layer.name!r} ({layer.class_name}) with activation "
+                            f"{activation!r}")
+    if problems:
+        supported = sorted(layer_converters.CONVERTERS)
+        raise ConversionError(
+            f"{spec.source}: cannot convert {len(problems)} layer(s):\n"
+            + "\n".join(problems)
+            + f"\nSupported Keras layer classes: {supported}; supported fused "
+            f"activations: {sorted(layer_converters.ACTIVATIONS)}.\nTo convert "
+            f"another class, pass custom_conversion_funcs={{'ClassName': fn}} where "
+            f"fn(config, name, verbose, **modes) returns a list of deeplift layers "
+            f"(config holds the Keras layer config, with its weights under "
+            f"config['weights'])."
+        )
+
+
+class _Builder:
+    def __init__(self, spec: ModelSpec, modes: dict, verbose: bool, layer_overrides: dict,
+                 custom_conversion_funcs: dict):
+        self.spec = spec
+        self.modes = modes
+        self.verbose = verbose
+        self.layer_overrides = layer_overrides
+        self.converters = {**layer_converters.CONVERTERS, **custom_conversion_funcs}
+        self.by_name = {layer.name: layer for layer in spec.layers}
+
+    def convert_layer(self, layer: LayerSpec, name: str, position: int | None) -> list[dl.Layer]:
+        modes = dict(self.modes)
+        for key in (layer.name, position):
+            if key is not None and key in self.layer_overrides:
+                overrides = self.layer_overrides[key]
+                unknown = sorted(set(overrides) - set(MODE_ARGUMENTS))
+                if unknown:
+                    raise ConversionError(
+                        f"layer_overrides[{key!r}] has unknown keys {unknown}; expected "
+                        f"some of {list(MODE_ARGUMENTS)}.")
+                modes.update(overrides)
+        config = dict(layer.config)
+        config[layer_converters.KERAS_WEIGHTS_KEY] = layer.weights
+        config[layer_converters.KERAS_MAJOR_KEY] = self.spec.keras_major
+        config.setdefault("name", layer.name)
+        try:
+            converted = self.converters[layer.class_name](
+                config=config, name=name, verbose=self.verbose, **modes)
+        except ConversionError as err:
+            raise ConversionError(f"{self.spec.source}: {err}") from None
+        except (ValueError, TypeError, KeyError, IndexError) as err:
+            raise ConversionError(
+                f"{self.spec.source}: converting layer {layer.name!r} "
+                f"({layer.class_name}) failed: {err}") from err
+        if not converted or not all(isinstance(l, dl.Layer) for l in converted):
+            raise ConversionError(
+                f"{self.spec.source}: the converter for layer {layer.name!r} "
+                f"({layer.class_name}) must return a non-empty list of deeplift layers; "
+                f"got {converted!r}.")
+        for previous, current in zip(converted[:-1], converted[1:]):
+            current.set_inputs(previous)
+        return converted
+
+    def input_layer(self, layer: LayerSpec, name: str) -> dl.Input:
+        return dl.Input(batch_shape=layer.config["batch_shape"], name=name, verbose=self.verbose)
+
+    def build_sequential(self) -> SequentialModel:
+        layers = self.spec.layers
+        first, rest = layers[0], layers[1:]
+        if first.class_name != INPUT_LAYER_CLASS:
+            raise ConversionError(f"{self.spec.source}: a Sequential model must start "
+                                  f"with its input shape.")
+        chain: list[dl.Layer] = [self.input_layer(first, "input")]
+        for position, layer in enumerate(rest):
+            converted = self.convert_layer(layer, str(position), position)
+            converted[0].set_inputs(chain[-1])
+            chain.extend(converted)
+        return SequentialModel(chain)
+
+    def build_functional(self) -> GraphModel:
+        name_to_layer: dict[str, dl.Layer] = {}
+        outputs_of: dict[tuple[str, int], dl.Layer] = {}
+        pending = [(layer, node) for layer in self.spec.layers
+                   for node in range(max(1, len(layer.inbound)))]
+        visiting: set = set()
+
+        def produce(ref: TensorRef, referrer: str) -> dl.Layer:
+            if ref.tensor_index != 0:
+                raise ConversionError(
+                    f"{self.spec.source}: layer {referrer!r} uses output {ref.tensor_index} of "
+                    f"layer {ref.layer!r}; layers with several outputs are not supported.")
+            key = (ref.layer, ref.node_index)
+            if key not in outputs_of:
+                build_node(self.by_name[ref.layer], ref.node_index)
+            return outputs_of[key]
+
+        def build_node(layer: LayerSpec, node: int) -> None:
+            key = (layer.name, node)
+            if key in outputs_of:
+                return
+            if key in visiting:
+                raise ConversionError(f"{self.spec.source}: cycle through layer {layer.name!r}.")
+            visiting.add(key)
+            name = f"{layer.name}_{node}"
+            if layer.class_name == INPUT_LAYER_CLASS:
+                converted = [self.input_layer(layer, name)]
+            else:
+                inputs = [produce(ref, layer.name) for ref in layer.inbound[node]]
+                converted = self.convert_layer(layer, name, None)
+                head = converted[0]
+                head.set_inputs(inputs if head.takes_list_input else _single(inputs, layer))
+            for deeplift_layer in converted:
+                name_to_layer[deeplift_layer.name] = deeplift_layer
+            outputs_of[key] = converted[-1]
+            visiting.discard(key)
+
+        for layer, node in pending:
+            build_node(layer, node)
+        input_names = [f"{ref.layer}_0" for ref in self.spec.inputs]
+        return GraphModel(name_to_layer, input_names)
+
+
+def _single(inputs: list, layer: LayerSpec):
+    if len(inputs) != 1:
+        raise ConversionError(f"layer {layer.name!r} ({layer.class_name}) takes one input; "
+                              f"the model gives it {len(inputs)}.")
+    return inputs[0]
+
+
+def build_model(spec: ModelSpec, *, nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+                maxpool_deeplift_mode, verbose: bool = True, layer_overrides: dict | None = None,
+                custom_conversion_funcs: dict[str, Callable] | None = None):
+    """Builds the DeepLIFT model of ``spec``: a ``SequentialModel`` for
+    Sequential Keras models, a ``GraphModel`` otherwise.
+
+    Raises:
+        ConversionError: unsupported layers (all listed in one message),
+            unsupported options, or a converter failure, naming the file.
+    """
+    custom_conversion_funcs = dict(custom_conversion_funcs or {})
+    check_supported(spec, custom_conversion_funcs)
+    modes = dict(nonlinear_mxts_mode=nonlinear_mxts_mode, dense_mxts_mode=dense_mxts_mode,
+                 conv_mxts_mode=conv_mxts_mode, maxpool_deeplift_mode=maxpool_deeplift_mode)
+    builder = _Builder(spec, modes, verbose, dict(layer_overrides or {}), custom_conversion_funcs)
+    return builder.build_sequential() if spec.is_sequential else builder.build_functional()

@@ -1,0 +1,95 @@
+"""Keras -> DeepLIFT autoconversion, under the original module path.
+
+``convert_model_from_saved_files`` reads Keras 2 legacy HDF5, Keras 3 HDF5
+and ``.keras`` archives straight from disk (h5py, json and zipfile; no Keras
+layer is ever instantiated, so custom losses or objects elsewhere in the
+model do not matter). ``convert_keras_model`` converts a live
+``keras.Model``.
+"""
+from __future__ import annotations
+
+import os
+
+from deeplift.conversion.build import build_model
+from deeplift.conversion.errors import ConversionError
+from deeplift.conversion.readers import read_model_spec
+from deeplift.modes import ConvMxtsMode, DenseMxtsMode, MaxPoolDeepLiftMode, NonlinearMxtsMode
+
+__all__ = [
+    "convert_model_from_saved_files", "convert_keras_model", "convert_sequential_model",
+    "convert_functional_model", "ConversionError",
+]
+
+
+def _parse_modes(nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode, maxpool_deeplift_mode):
+    return dict(
+        nonlinear_mxts_mode=NonlinearMxtsMode.parse(nonlinear_mxts_mode, "nonlinear_mxts_mode"),
+        dense_mxts_mode=DenseMxtsMode.parse(dense_mxts_mode, "dense_mxts_mode"),
+        conv_mxts_mode=ConvMxtsMode.parse(conv_mxts_mode, "conv_mxts_mode"),
+        maxpool_deeplift_mode=MaxPoolDeepLiftMode.parse(maxpool_deeplift_mode,
+                                                        "maxpool_deeplift_mode"),
+    )
+
+
+def convert_model_from_saved_files(
+        h5_file: str | os.PathLike, json_file: str | os.PathLike | None = None,
+        yaml_file: str | os.PathLike | None = None,
+        nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault, verbose: bool = True,
+        dense_mxts_mode=DenseMxtsMode.Linear, conv_mxts_mode=ConvMxtsMode.Linear,
+        maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient, layer_overrides: dict | None = None,
+        custom_conversion_funcs: dict | None = None):
+    """Converts a saved Keras model (``.h5`` of Keras 2 or 3, or ``.keras``).
+
+    Args:
+        h5_file: the saved model (or weights, with ``json_file``).
+        json_file: architecture JSON for a weights-only HDF5 file.
+        yaml_file: unsupported (Keras >= 2.6 dropped YAML); raises.
+        nonlinear_mxts_mode: rule for every nonlinearity; the default
+            DeepLIFT_GenomicsDefault means Rescale after convolutions and
+            RevealCancel after Dense layers.
+        verbose: kept for compatibility.
+        dense_mxts_mode, conv_mxts_mode, maxpool_deeplift_mode: other rules.
+        layer_overrides: per-layer mode overrides, keyed by Keras layer name
+            (or, for Sequential models, position), e.g.
+            ``{"conv1": {"nonlinear_mxts_mode": NonlinearMxtsMode.Gradient}}``.
+        custom_conversion_funcs: ``{"KerasClassName": fn}`` for layers this
+            package does not convert (see ``layer_converters``).
+
+    Returns:
+        ``SequentialModel`` for Sequential Keras models, else ``GraphModel``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ConversionError: unreadable file, missing weights, unsupported layers.
+    """
+    spec = read_model_spec(h5_file, json_file=json_file, yaml_file=yaml_file)
+    return build_model(spec, verbose=verbose, layer_overrides=layer_overrides,
+                       custom_conversion_funcs=custom_conversion_funcs,
+                       **_parse_modes(nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+                                      maxpool_deeplift_mode))
+
+
+def convert_keras_model(
+        model, nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
+        verbose: bool = True, dense_mxts_mode=DenseMxtsMode.Linear,
+        conv_mxts_mode=ConvMxtsMode.Linear, maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
+        layer_overrides: dict | None = None, custom_conversion_funcs: dict | None = None):
+    """Converts an in-memory ``keras.Model`` (Sequential or functional);
+    keyword arguments as in ``convert_model_from_saved_files``."""
+    spec = read_model_spec(model)
+    return build_model(spec, verbose=verbose, layer_overrides=layer_overrides,
+                       custom_conversion_funcs=custom_conversion_funcs,
+                       **_parse_modes(nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
+                                      maxpool_deeplift_mode))
+
+
+def convert_sequential_model(model, **kwargs):
+    """Converts a Sequential model (a live model or a saved file path)."""
+    if isinstance(model, (str, os.PathLike)):
+        return convert_model_from_saved_files(model, **kwargs)
+    return convert_keras_model(model, **kwargs)
+
+
+def convert_functional_model(model, **kwargs):
+    """Converts a functional model (a live model or a saved file path)."""
+    return convert_sequential_model(model, **kwargs)
