@@ -15,7 +15,7 @@ $(STAMP): setup.py constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m deeplift.demo --out demo_output
+	$(PY) -m examples.genomics.pipeline --out demo_output
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

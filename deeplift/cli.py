@@ -1,0 +1,132 @@
+"""The ``deeplift`` command line.
+
+``deeplift convert MODEL`` prints the converted layer graph (or the list of
+layers that cannot be converted). ``deeplift score MODEL --sequences
+FASTA|NPY --task T [--task T2 ...] --mode MODE --reference zeros|shuffle:N
+--out DIR`` writes, per task, contributions, hypothetical contributions and
+the two modisco-lite input files.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _load_sequences(path: str) -> np.ndarray:
+    from deeplift.genomics_io import one_hot_encode, read_fasta
+
+    if path.endswith(".npy"):
+        array = np.load(path).astype(np.float32)
+        if array.ndim != 3 or array.shape[-1] != 4:
+            raise ValueError(f"{path}: expected one-hot sequences of shape (N, L, 4); "
+                             f"got {array.shape}.")
+        return array
+    return one_hot_encode([seq for _, seq in read_fasta(path)])
+
+
+def _parse_reference(text: str) -> int:
+    """0 for "zeros", N for "shuffle:N"."""
+    if text == "zeros":
+        return 0
+    if text.startswith("shuffle:") and text[len("shuffle:"):].isdigit() and int(text[8:]) > 0:
+        return int(text[len("shuffle:"):])
+    raise argparse.ArgumentTypeError(f"--reference must be 'zeros' or 'shuffle:N'; got {text!r}.")
+
+
+def _describe(model) -> str:
+    from deeplift.models import SequentialModel
+
+    if isinstance(model, SequentialModel):
+        items = [(layer.name, layer) for layer in model.get_layers()]
+    else:
+        items = list(model.get_name_to_layer().items())
+    lines = []
+    for name, layer in items:
+        inputs = ", ".join(l.name for l in layer.input_layers()) or "-"
+        mode = getattr(layer, "nonlinear_mxts_mode", None)
+        extra = f"  [{mode.value}]" if mode is not None else ""
+        lines.append(f"{name:<28} {type(layer).__name__:<20} <- {inputs}  "
+                     f"shape {layer.get_shape()}{extra}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from deeplift.modes import NonlinearMxtsMode
+
+    parser = argparse.ArgumentParser(prog="deeplift", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    convert = sub.add_parser("convert", help="print the converted layer graph")
+    convert.add_argument("model", help=".h5 or .keras file")
+    convert.add_argument("--mode", default="DeepLIFT_GenomicsDefault")
+    score = sub.add_parser("score", help="score sequences and write modisco-lite inputs")
+    score.add_argument("model", help=".h5 or .keras file")
+    score.add_argument("--sequences", required=True, help="FASTA file or .npy one-hot (N, L, 4)")
+    score.add_argument("--task", type=int, action="append", required=True,
+                       help="target neuron index (repeat for several tasks)")
+    score.add_argument("--mode", default="DeepLIFT_GenomicsDefault",
+                       help=f"one of {[m.value for m in NonlinearMxtsMode]}")
+    score.add_argument("--reference", type=_parse_reference, default="shuffle:10",
+                       help="zeros or shuffle:N (N dinucleotide shuffles per sequence)")
+    score.add_argument("--target-layer", type=int, default=-2,
+                       help="target layer index for Sequential models (-2: logits)")
+    score.add_argument("--batch-size", type=int, default=256)
+    score.add_argument("--seed", type=int, default=1)
+    score.add_argument("--out", required=True, help="output folder")
+    args = parser.parse_args(argv)
+
+    from deeplift.conversion.errors import ConversionError
+    from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files
+
+    try:
+        model = convert_model_from_saved_files(args.model, nonlinear_mxts_mode=args.mode)
+    except (ConversionError, FileNotFoundError, ValueError) as err:
+        print(f"deeplift: {err}", file=sys.stderr)
+        return 2
+    if args.command == "convert":
+        print(_describe(model))
+        return 0
+    return _score(model, args)
+
+
+def _score(model, args) -> int:
+    from deeplift import util
+    from deeplift.dinuc_shuffle import dinuc_shuffle
+    from deeplift.genomics_io import save_modisco_inputs
+    from deeplift.models import SequentialModel
+
+    if not isinstance(model, SequentialModel):
+        print("deeplift score: only Sequential models are supported on the command line; "
+              "use the Python API for functional models.", file=sys.stderr)
+        return 2
+    one_hot = _load_sequences(args.sequences)
+    contribs = model.get_target_contribs_func(0, args.target_layer)
+    hypothetical = util.get_hypothetical_contribs_func_onehot(
+        model.get_target_multipliers_func(0, args.target_layer))
+    num_refs = args.reference
+    kwargs = dict(task_idx=list(args.task), batch_size=args.batch_size)
+    if num_refs == 0:
+        kwargs.update(input_data_list=[one_hot], input_references_list=[0.0])
+        scores = contribs(progress_update=1000, **kwargs)
+        hyp = hypothetical(**kwargs)
+    else:
+        kwargs.update(input_data_sequences=one_hot, num_refs_per_seq=num_refs, seed=args.seed)
+        scores = util.get_shuffle_seq_ref_function(contribs, dinuc_shuffle)(
+            progress_update=max(1, len(one_hot) // 20), **kwargs)
+        hyp = util.get_shuffle_seq_ref_function(hypothetical, dinuc_shuffle)(**kwargs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for task, task_scores, task_hyp in zip(args.task, scores, hyp):
+        np.save(out / f"task{task}_contribs.npy", task_scores.astype(np.float32))
+        np.save(out / f"task{task}_hypothetical_contribs.npy", task_hyp.astype(np.float32))
+        save_modisco_inputs(one_hot, task_hyp, out, prefix=f"task{task}_")
+    print(f"wrote scores for tasks {args.task} of {len(one_hot)} sequences to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
