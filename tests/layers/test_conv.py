@@ -1,0 +1,153 @@
+"""Conv1D / Conv2D / Conv3D: forward values against a naive numpy
+cross-correlation and Keras, multipliers and contributions (with a
+RevealCancel nonlinearity downstream so both multiplier streams reach the
+convolution) against the numpy reference, channels_first against a
+channels_last twin, and argument validation."""
+import keras
+import numpy as np
+import pytest
+
+import deeplift.layers as L
+from deeplift.modes import NonlinearMxtsMode as M
+from helpers import (NP_ACTS, chain, compare_branches, linear_matrix, np_conv, op_act,
+                     op_linear, op_routing)
+
+CONV = {1: L.Conv1D, 2: L.Conv2D, 3: L.Conv3D}
+KERAS_CONV = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}
+
+# (in spatial shape, kernel size, strides, padding, dilation)
+CONFIGS = {
+    1: [((7,), (3,), 1, "valid", 1), ((7,), (3,), 2, "same", 1),
+        ((8,), (2,), 1, "same", 2), ((7,), (3,), 3, "valid", 1)],
+    2: [((5, 5), (3, 3), 1, "valid", 1), ((5, 4), (2, 3), (2, 1), "same", 1),
+        ((5, 5), (2, 2), 1, "valid", (2, 1))],
+    3: [((4, 3, 3), (2, 2, 2), 1, "valid", 1), ((4, 3, 3), (2, 1, 2), 2, "same", 1),
+        ((4, 3, 3), (2, 2, 1), 1, "same", (2, 1, 1))],
+}
+IN_CH, OUT_CH = 4, 2
+
+
+def _kernel_and_data(rng, spatial, ks, n=3):
+    """Channel 0: dx > 0, channel 1: dx < 0 (both with positive kernel
+    taps, so every output has non-zero positive and negative parts),
+    channel 2: dx == 0 exactly, channel 3: anything."""
+    K = rng.normal(size=tuple(ks) + (IN_CH, OUT_CH))
+    K[..., :2, :] = np.abs(K[..., :2, :]) + 0.1
+    b = rng.normal(size=OUT_CH)
+    ref = rng.normal(size=(n,) + tuple(spatial) + (IN_CH,))
+    dx = rng.normal(size=ref.shape)
+    dx[..., 0] = np.abs(dx[..., 0]) + 0.1
+    dx[..., 1] = -np.abs(dx[..., 1]) - 0.1
+    dx[..., 2] = 0.0
+    return K, b, (ref + dx).astype(np.float32), ref.astype(np.float32)
+
+
+def _to_first(a):
+    return np.moveaxis(a, -1, 1)
+
+
+def _to_last(a):
+    return np.moveaxis(a, 1, -1)
+
+
+def _cases(rng, rank, channels_first_twins):
+    cases, info = [], {}
+    for i, (spatial, ks, strides, padding, dilation) in enumerate(CONFIGS[rank]):
+        K, b, x, ref = _kernel_and_data(rng, spatial, ks)
+        conv_np = lambda v, K=K, s=strides, p=padding, d=dilation: np_conv(v, K, None, s, p, d)  # noqa: E731
+        in_shape = tuple(spatial) + (IN_CH,)
+        J, _ = linear_matrix(conv_np, in_shape)
+        out_shape = conv_np(np.zeros((1,) + in_shape)).shape[1:]
+        bias = np.broadcast_to(b, out_shape).reshape(-1)
+        d = int(np.prod(out_shape))
+        Wd = rng.normal(size=(d, 3))
+        bd = rng.normal(size=3)
+        f, g = NP_ACTS["relu"]
+        label = f"rank{rank}_cfg{i}"
+        layers = chain(L.Input(batch_shape=(None,) + in_shape),
+                       CONV[rank](kernel=K, bias=b, strides=strides, padding=padding,
+                                  dilation_rate=dilation),
+                       L.ReLU(nonlinear_mxts_mode=M.RevealCancel), L.Flatten(),
+                       L.Dense(kernel=Wd, bias=bd))
+        ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), None, op_linear(Wd.T, bd)]
+        cases.append((label, layers, ops, x, ref))
+        info[label] = (K, b, strides, padding, dilation, x)
+        if i in channels_first_twins:
+            # The same convolution stored channels_first; numpy side: the
+            # permuted map, and Flatten(channels_first) is a permutation.
+            cf_shape = (IN_CH,) + tuple(spatial)
+            conv_cf = lambda v, c=conv_np: _to_first(c(_to_last(v)))  # noqa: E731
+            Jcf, _ = linear_matrix(conv_cf, cf_shape)
+            bias_cf = _to_first(np.broadcast_to(b, (1,) + out_shape))[0].reshape(-1)
+            P, _ = linear_matrix(lambda v: _to_last(v).reshape(len(v), -1),
+                                 (OUT_CH,) + tuple(out_shape[:-1]))
+            layers_cf = chain(
+                L.Input(batch_shape=(None,) + cf_shape),
+                CONV[rank](kernel=K, bias=b, strides=strides, padding=padding,
+                           dilation_rate=dilation, data_format="channels_first"),
+                L.ReLU(nonlinear_mxts_mode=M.RevealCancel),
+                L.Flatten(data_format="channels_first"), L.Dense(kernel=Wd, bias=bd))
+            ops_cf = [op_linear(Jcf, bias_cf), op_act(f, g, M.RevealCancel), op_routing(P),
+                      op_linear(Wd.T, bd)]
+            cases.append((label + "_cf", layers_cf, ops_cf, _to_first(x), _to_first(ref)))
+    return cases, info
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_conv_matches_numpy_reference_keras_and_channels_last_twin(rng, rank):
+    cases, info = _cases(rng, rank, channels_first_twins={0, 1})
+    results = compare_branches(cases, task=1, atol=2e-5, rtol=2e-4)
+    for label, (K, b, strides, padding, dilation, x) in info.items():
+        lib = results[label][0]
+        # forward: Keras
+        k = KERAS_CONV[rank](OUT_CH, K.shape[:rank], strides=strides, padding=padding,
+                             dilation_rate=dilation)
+        k.build((None,) + x.shape[1:])
+        k.set_weights([K.astype(np.float32), b.astype(np.float32)])
+        np.testing.assert_allclose(lib[1]["act"], np.asarray(k(x)), rtol=1e-5, atol=1e-5,
+                                   err_msg=f"{label} forward vs Keras")
+        # the two multiplier streams really differ at the convolution output
+        assert np.abs(lib[1]["pos_mxts"] - lib[1]["neg_mxts"]).max() > 1e-3
+        # summation to delta at every scored layer
+        delta = lib[-1]["act"][:, 1] - lib[-1]["ref"][:, 1]
+        for i in (0, 1, 2):
+            np.testing.assert_allclose(lib[i]["contribs"].reshape(len(x), -1).sum(1), delta,
+                                       rtol=1e-4, atol=1e-4)
+        if label + "_cf" in results:
+            cf = results[label + "_cf"][0]
+            for i in (0, 1, 2):
+                for q in ("act", "mxts", "contribs"):
+                    np.testing.assert_allclose(_to_last(cf[i][q]), lib[i][q], rtol=1e-5,
+                                               atol=1e-6, err_msg=f"{label} cf twin {q} {i}")
+
+
+def test_conv1d_hand_values():
+    # x = (1, 2, 3, 4), kernel (1, -1) (width 2, 1 -> 1 channel), bias 0.5,
+    # stride 2, valid: y = (1 - 2, 3 - 4) + 0.5 = (-0.5, -0.5).
+    # Target y[1] (flat task 1): input multipliers (0, 0, 1, -1).
+    inp = L.Input(batch_shape=(None, 4, 1))
+    conv = L.Conv1D(kernel=np.array([1.0, -1.0]).reshape(2, 1, 1), bias=[0.5], stride=2)(inp)
+    from helpers import run_lowlevel
+
+    res = run_lowlevel([inp, conv], np.arange(1, 5, dtype=np.float32).reshape(1, 4, 1),
+                       np.zeros((1, 4, 1)), task=1)
+    np.testing.assert_allclose(res[1]["act"].ravel(), [-0.5, -0.5])
+    np.testing.assert_allclose(res[0]["mxts"].ravel(), [0, 0, 1, -1])
+    np.testing.assert_allclose(res[0]["contribs"].ravel(), [0, 0, 3, -4])
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: L.Conv2D(kernel=np.ones((3, 3, 2)), bias=np.zeros(2)), ["rank", "kernel"]),
+    (lambda: L.Conv1D(kernel=np.ones((3, 2, 2)), bias=np.zeros(3)), ["bias", "(2,)"]),
+    (lambda: L.Conv1D(kernel=np.ones((3, 2, 2)), bias=np.zeros(2), padding="full"),
+     ["full", "same", "valid"]),
+    (lambda: L.Conv2D(kernel=np.ones((2, 2, 1, 1)), strides=2, dilation_rate=2), ["dilation"]),
+    (lambda: L.Conv2D(kernel=np.ones((2, 2, 1, 1)), strides=(1, 0)), ["strides"]),
+    (lambda: L.Conv2D(kernel=np.ones((2, 2, 1, 1)), data_format="channels_middle"),
+     ["channels_middle", "channels_first"]),
+])
+def test_conv_argument_validation(make, words):
+    with pytest.raises(ValueError) as err:
+        make()
+    for word in words:
+        assert word.lower() in str(err.value).lower()
