@@ -95,7 +95,12 @@ class Reshape(RoutingLayer):
         self.target_shape = tuple(int(d) for d in target_shape)
 
     def forward(self, inputs):
-        return tf.reshape(inputs[0], (-1,) + self.target_shape)
+        x = inputs[0]
+        target = list(self.target_shape)
+        size = x.shape[1:].num_elements()
+        if -1 in target and size is not None:  # resolve it statically, keeping shapes known
+            target[target.index(-1)] = size // -int(np.prod(target))
+        return tf.reshape(x, tf.concat([tf.shape(x)[:1], target], 0))
 
 
 class Concat(RoutingLayer):

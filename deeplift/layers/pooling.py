@@ -35,9 +35,13 @@ class _PoolOptions:
         self.data_format = parse_data_format(data_format, self.name)
 
     def _pool(self, x, pooling_type: str):
+        pool = tf.nn.max_pool if pooling_type == "MAX" else tf.nn.avg_pool
+
         def op(x_last):
-            return tf.nn.pool(x_last, window_shape=self.pool_size, pooling_type=pooling_type,
-                              strides=self.strides, padding=self.padding.value)
+            # tf.nn.max_pool/avg_pool (unlike tf.nn.pool) accept strides larger
+            # than the window, as Keras does; "same" averages exclude padding.
+            return pool(x_last, ksize=self.pool_size, strides=self.strides,
+                        padding=self.padding.value)
 
         return channels_last_op(op, x, self.data_format)
 

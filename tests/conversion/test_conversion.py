@@ -43,8 +43,6 @@ pytestmark = [
     # Writers' own noise: tf_keras/Keras call .h5 "legacy"; Keras' numpy bridge.
     pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file"),
     pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy"),
-    pytest.mark.filterwarnings("ignore::UserWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 
 
@@ -845,10 +843,13 @@ def test_genomics_default_needs_a_preceding_conv_or_dense(factory):
 
 
 def _modes_of(dl_model):
-    return {name: layer.nonlinear_mxts_mode for name, layer in
-            ((l.name, l) for l in (dl_model.get_layers() if isinstance(dl_model, SequentialModel)
-                                   else dl_model.get_name_to_layer().values()))
-            if hasattr(layer, "nonlinear_mxts_mode")}
+    """``{layer name: nonlinear_mxts_mode}`` of every nonlinearity."""
+    if isinstance(dl_model, SequentialModel):
+        layers = dl_model.get_layers()
+    else:
+        layers = dl_model.get_name_to_layer().values()
+    return {layer.name: layer.nonlinear_mxts_mode for layer in layers
+            if isinstance(layer, dl.Activation)}
 
 
 GRADIENT = {"nonlinear_mxts_mode": M.Gradient}
@@ -980,15 +981,9 @@ def test_custom_conversion_func_bad_return(factory):
                  custom_conversion_funcs={"LayerNormalization": lambda **kw: None})
 
 
-# ---------------------------------------------------------------- library bugs
+# ---------------------------------------------------------------- regressions (Keras options once mishandled)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: deeplift/layers/core.py Reshape.forward does tf.reshape(x, (-1,) + "
-    "target_shape), so a target_shape holding -1 (valid in Keras) gives two -1 entries "
-    "and TensorFlow fails with 'Only one input size may be -1'; use "
-    "tf.concat([tf.shape(x)[:1], target_shape], 0) or resolve the -1 from the static "
-    "input shape."))
 @pytest.mark.parametrize("source", ["k2_h5", "k3_keras"])
 def test_reshape_with_minus_one(factory, source):
     entry, dl_model = _convert(factory, "reshape_minus_one", source)
@@ -996,11 +991,6 @@ def test_reshape_with_minus_one(factory, source):
     np.testing.assert_allclose(got, entry.expected(), rtol=0, atol=ATOL)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: deeplift/layers/pooling.py _Pool uses tf.nn.pool, which refuses strides "
-    "larger than the pool size ('strides > window_shape not supported'); Keras pools "
-    "allow them (they use tf.nn.max_pool / tf.nn.avg_pool). Use tf.nn.max_pool and "
-    "tf.nn.avg_pool (N-D, same-padding average also excludes padded cells)."))
 @pytest.mark.parametrize("kind,source", [
     ("max_pool_stride_gt_size", "k3_keras"), ("avg_pool_stride_gt_size", "k2_h5")])
 def test_pool_with_strides_larger_than_pool_size(factory, kind, source):

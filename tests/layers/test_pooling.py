@@ -125,11 +125,6 @@ def test_maxpool3d_tie_first_max_gets_the_multiplier():
     assert res[0]["contribs"].sum() == pytest.approx(1.0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: pooling with strides > pool_size (legal in Keras, e.g. "
-    "MaxPooling1D(pool_size=2, strides=3)) fails: deeplift/layers/pooling.py "
-    "_PoolOptions._pool uses tf.nn.pool, which rejects strides > window_shape; "
-    "tf.nn.max_pool / tf.nn.avg_pool accept it"))
 def test_pool_strides_larger_than_pool_size():
     # x = 0..6, pool 2, stride 3, valid: windows (0, 1) and (3, 4):
     # max (1, 4), mean (0.5, 3.5); target = second output.

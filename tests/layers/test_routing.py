@@ -97,11 +97,6 @@ def test_routing_layers_match_numpy_reference_and_keras(rng):
                                        rtol=1e-4, atol=1e-5, err_msg=label)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Reshape with a -1 entry (documented as allowed, and legal in Keras) is "
-    "broken: deeplift/layers/core.py Reshape.forward calls tf.reshape(x, (-1,) + "
-    "target_shape), i.e. two -1 entries, so the static shape has two unknown axes "
-    "(Flatten/Dense after it fail) and the op fails at run time"))
 def test_reshape_with_minus_one():
     # (2, 6) -> (3, -1) = (3, 4); Flatten -> Dense(w = 0..11): multipliers = w
     # in the original (row-major) order, since reshape keeps it.
