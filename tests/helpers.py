@@ -17,7 +17,6 @@ Nothing here calls the library to obtain an *expected* value. The pieces are
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -823,18 +822,19 @@ def graph_two_inputs(rng, mode):
 
 
 def graph_maxpool(rng, mode, rank=1):
-    """Conv -> ReLU -> MaxPool -> Conv -> act -> MaxPool (overlapping,
-    same) -> Flatten -> Dense -> act -> Dense target. Use references that
-    are constant along the spatial axes so every pool window sees a constant
-    reference."""
+    """Conv (valid) -> ReLU -> MaxPool -> Conv (valid) -> act -> MaxPool
+    (overlapping, same) -> Flatten -> Dense -> act -> Dense target. Valid
+    convolutions keep a spatially constant reference constant, so every pool
+    window sees a constant reference when the input reference is constant
+    along the spatial axes."""
     mc, md, mo = _modes(mode)
     t = Twin(rng)
-    shape = {1: (10, 2), 2: (6, 6, 2), 3: (4, 4, 4, 1)}[rank]
+    shape, k2 = {1: ((10, 2), 2), 2: ((7, 7, 2), 2), 3: ((5, 5, 5, 1), 1)}[rank]
     t.input("x", shape)
-    t.conv("c1", "x", 3, 2, padding="same")
+    t.conv("c1", "x", 3, 2)
     t.act("r1", "c1", "relu", mc)
     t.pool("mp1", "r1", "max", 2)
-    t.conv("c2", "mp1", 3, 2, padding="same")
+    t.conv("c2", "mp1", 3, k2)
     t.act("a2", "c2", rng.choice(ACT_KINDS), mc)
     t.pool("mp2", "a2", "max", 2, strides=1, padding="same")
     t.flatten("fl", "mp2")
@@ -854,9 +854,3 @@ RANDOM_GRAPHS = {
 
 def random_inputs(rng, twin, names, n):
     return [rng.normal(size=(n,) + twin.shape(name)).astype(np.float32) for name in names]
-
-
-def pairwise(iterable):
-    a, b = itertools.tee(iterable)
-    next(b, None)
-    return zip(a, b)

