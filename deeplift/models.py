@@ -101,6 +101,18 @@ class Model:
     def _input_layers(self) -> list[Input]:
         raise NotImplementedError
 
+    def _lookup(self, key, argument: str) -> Layer:
+        """The layer at index/name ``key``; errors quote ``argument``."""
+        raise NotImplementedError
+
+    def _pick(self, scored_key, scored_argument: str, target_key, target_argument: str):
+        """Scored layer(s) (a list when ``scored_key`` is a list) and the target."""
+        if isinstance(scored_key, (list, tuple)):
+            scored = [self._lookup(key, scored_argument) for key in scored_key]
+        else:
+            scored = self._lookup(scored_key, scored_argument)
+        return scored, self._lookup(target_key, target_argument)
+
     def _scoring_func(self, scored, target: Layer, kind: str) -> TargetScoringFunction:
         return_list = isinstance(scored, (list, tuple))
         scored = list(scored) if return_list else [scored]
@@ -149,7 +161,7 @@ class SequentialModel(Model):
     def _input_layers(self):
         return [self._layers[0]]
 
-    def _layer_at(self, idx, argument: str) -> Layer:
+    def _lookup(self, idx, argument: str) -> Layer:
         try:
             return self._layers[idx]
         except (IndexError, TypeError):
@@ -158,31 +170,26 @@ class SequentialModel(Model):
                 f"{len(self._layers)} layers."
             ) from None
 
-    def _pick(self, find_scores_layer_idx, target_layer_idx):
-        if isinstance(find_scores_layer_idx, (list, tuple)):
-            scored = [self._layer_at(i, "find_scores_layer_idx") for i in find_scores_layer_idx]
-        else:
-            scored = self._layer_at(find_scores_layer_idx, "find_scores_layer_idx")
-        return scored, self._layer_at(target_layer_idx, "target_layer_idx")
-
     def get_target_contribs_func(self, find_scores_layer_idx=0, target_layer_idx=-2):
         """Contributions of layer(s) ``find_scores_layer_idx`` to a neuron of
         layer ``target_layer_idx`` (-2: the logits before a final sigmoid or
         softmax; use -1 for a linear output). See ``TargetScoringFunction``."""
-        scored, target = self._pick(find_scores_layer_idx, target_layer_idx)
+        scored, target = self._pick(find_scores_layer_idx, "find_scores_layer_idx",
+                                    target_layer_idx, "target_layer_idx")
         return self._scoring_func(scored, target, "target_contribs")
 
     def get_target_multipliers_func(self, find_scores_layer_idx=0, target_layer_idx=-2):
         """Like ``get_target_contribs_func`` but returns the multipliers
         ``(m+ + m-) / 2``."""
-        scored, target = self._pick(find_scores_layer_idx, target_layer_idx)
+        scored, target = self._pick(find_scores_layer_idx, "find_scores_layer_idx",
+                                    target_layer_idx, "target_layer_idx")
         return self._scoring_func(scored, target, "mxts")
 
     def get_prediction_function(self, input_layer_idx=0, output_layer_idx=-1):
         """``f(input_data_list, batch_size, progress_update=None)``: the
         activations of layer ``output_layer_idx``."""
-        inp = self._layer_at(input_layer_idx, "input_layer_idx")
-        return self._prediction_func([inp], self._layer_at(output_layer_idx, "output_layer_idx"))
+        inp = self._lookup(input_layer_idx, "input_layer_idx")
+        return self._prediction_func([inp], self._lookup(output_layer_idx, "output_layer_idx"))
 
 
 class GraphModel(Model):
@@ -198,7 +205,7 @@ class GraphModel(Model):
         self._name_to_layer = dict(name_to_layer)
         self._input_layer_names = list(input_layer_names)
         for name in self._input_layer_names:
-            if not isinstance(self._layer_named(name, "input_layer_names"), Input):
+            if not isinstance(self._lookup(name, "input_layer_names"), Input):
                 raise ValueError(f"GraphModel: input layer {name!r} is not an Input layer.")
 
     def get_name_to_layer(self) -> dict:
@@ -210,7 +217,7 @@ class GraphModel(Model):
     def _input_layers(self):
         return [self._name_to_layer[n] for n in self._input_layer_names]
 
-    def _layer_named(self, name, argument: str) -> Layer:
+    def _lookup(self, name, argument: str) -> Layer:
         try:
             return self._name_to_layer[name]
         except (KeyError, TypeError):
@@ -219,30 +226,25 @@ class GraphModel(Model):
                 f"are {list(self._name_to_layer)}."
             ) from None
 
-    def _pick(self, find_scores_layer_name, pre_activation_target_layer_name):
-        if isinstance(find_scores_layer_name, (list, tuple)):
-            scored = [self._layer_named(n, "find_scores_layer_name") for n in find_scores_layer_name]
-        else:
-            scored = self._layer_named(find_scores_layer_name, "find_scores_layer_name")
-        target = self._layer_named(pre_activation_target_layer_name,
-                                   "pre_activation_target_layer_name")
-        return scored, target
-
     def get_target_contribs_func(self, find_scores_layer_name, pre_activation_target_layer_name):
         """Contributions of the named layer(s) to a neuron of the named
         target (normally the pre-activation output). See
         ``TargetScoringFunction``."""
-        scored, target = self._pick(find_scores_layer_name, pre_activation_target_layer_name)
+        scored, target = self._pick(find_scores_layer_name, "find_scores_layer_name",
+                                    pre_activation_target_layer_name,
+                                    "pre_activation_target_layer_name")
         return self._scoring_func(scored, target, "target_contribs")
 
     def get_target_multipliers_func(self, find_scores_layer_name, pre_activation_target_layer_name):
         """Like ``get_target_contribs_func`` but returns multipliers."""
-        scored, target = self._pick(find_scores_layer_name, pre_activation_target_layer_name)
+        scored, target = self._pick(find_scores_layer_name, "find_scores_layer_name",
+                                    pre_activation_target_layer_name,
+                                    "pre_activation_target_layer_name")
         return self._scoring_func(scored, target, "mxts")
 
     def get_prediction_function(self, input_layer_names, output_layer_name):
         """``f(input_data_list, batch_size, progress_update=None)``: the
         activations of ``output_layer_name``."""
-        inputs = [self._layer_named(n, "input_layer_names") for n in input_layer_names]
-        return self._prediction_func(inputs, self._layer_named(output_layer_name,
+        inputs = [self._lookup(n, "input_layer_names") for n in input_layer_names]
+        return self._prediction_func(inputs, self._lookup(output_layer_name,
                                                                "output_layer_name"))
