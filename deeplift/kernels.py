@@ -68,17 +68,8 @@ def combine_by_sign(total, spread, dx):
 
 
 @fused
-def split_by_spread(y, y0, spread):
-    """``((dy + spread) / 2, (dy - spread) / 2)`` with ``dy = y - y0``."""
-    dy = y - y0
-    return (dy + spread) * 0.5, (dy - spread) * 0.5
-
-
-@fused
-def difference(x, x0):
-    return x - x0
-
-
-@fused
-def abs_difference(x, x0):
-    return tf.abs(x - x0)
+def split_by_spread(net, spread):
+    """``((net + spread) / 2, (net - spread) / 2)``: the positive and negative
+    parts of a linear map's output difference ``net = W dx`` given
+    ``spread = |W| |dx|``."""
+    return (net + spread) * 0.5, (net - spread) * 0.5

@@ -55,8 +55,8 @@ def _evaluate(var: SymbolicVar, fp: graph.ForwardPass, mxts: dict, num_tasks) ->
     if var.kind == "mxts":
         return pos if pos is neg else (pos + neg) * 0.5
     # target_contribs: m+ dx+ + m- dx-, which is m dx on the single stream
-    # because the parts of every layer sum to its difference from reference.
-    if pos is neg:
+    # when the layer's parts sum to its difference from reference.
+    if pos is neg and layer.parts_sum_to_difference:
         return pos * fp.diff(layer)
     pos_part, neg_part = fp.parts(layer)
     return pos * pos_part + neg * neg_part

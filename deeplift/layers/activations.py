@@ -167,7 +167,11 @@ class Softmax(Activation):
     uses the element-wise ratio ``dy/dx`` (falling back to the diagonal of
     the Jacobian, ``y0 (1 - y0)``), which does not sum to delta. Softmax is
     normally the output, and scores are taken on the logits before it.
+    For the same reason its own contributions are ``m * (dy+ + dy-)``,
+    built from those parts, not ``m * (y - y0)``.
     """
+
+    parts_sum_to_difference = False
 
     def fn(self, x):
         return tf.nn.softmax(x, axis=-1)

@@ -87,10 +87,14 @@ class Layer:
 
     Subclasses set ``takes_list_input`` (``Concat``/``Add`` take a list of
     layers, every other layer a single one) and implement ``forward``,
-    ``forward_parts`` and ``backward``.
+    ``forward_parts`` and ``backward``. A layer whose parts may not add up
+    to its difference from reference (Softmax under the element-wise rules)
+    sets ``parts_sum_to_difference = False``, so that its contributions are
+    built from the parts rather than from ``m * (y - y0)``.
     """
 
     takes_list_input = False
+    parts_sum_to_difference = True
 
     def __init__(self, name: str | None = None, verbose: bool = True):
         if name is None:
@@ -364,7 +368,12 @@ class LinearLayer(Layer):
     Subclasses implement ``linear(x, kernel)``, the bias-free map. The
     contribution parts follow the original package: they are built from the
     sign of the *input's* difference from reference, ``dy+ = W+ dx+ + W- dx-``,
-    computed here as ``(dy + |W| |dx|) / 2`` (one extra op instead of four).
+    computed here as ``(W dx + |W| |dx|) / 2`` (two linear maps instead of
+    four). Both maps run on ``dx`` itself, not on ``y - y0``: when every term
+    of a part has the same sign, ``W dx`` and ``|W| |dx|`` add the same
+    magnitudes in the same order, so a part that should be exactly zero is
+    exactly zero rather than rounding noise of the bias and the cancellation
+    in ``y - y0``, noise RevealCancel would divide by.
     Backward, each input element takes ``W+^T m+ + W-^T m-`` when its
     ``dx > 0``, ``W-^T m+ + W+^T m-`` when ``dx < 0`` and ``W^T (m+ + m-) / 2``
     at zero, i.e. ``(W^T (m+ + m-) + sign(dx) |W|^T (m+ - m-)) / 2``; with a
@@ -395,9 +404,10 @@ class LinearLayer(Layer):
         return self.add_bias(self.linear(inputs[0], self.kernel))
 
     def forward_parts(self, fp):
-        abs_diff = kernels.abs_difference(fp.act(self.inputs), fp.ref(self.inputs))
-        spread = self.linear(abs_diff, self._abs_kernel)
-        return kernels.split_by_spread(fp.act(self), fp.ref(self), spread)
+        input_diff = fp.diff(self.inputs)
+        net = self.linear(input_diff, self.kernel)
+        spread = self.linear(tf.abs(input_diff), self._abs_kernel)
+        return kernels.split_by_spread(net, spread)
 
     def backward(self, fp, pos, neg):
         template = [fp.act(self.inputs)]

@@ -119,11 +119,6 @@ def test_softmax_matches_numpy_reference(rng, mode):
     compare_chain(layers, ops, x, ref, task=0, atol=1e-5, rtol=1e-4, skip={(1, "contribs")})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (minor): scoring._evaluate returns m * (y - y0) for target_contribs on the "
-    "single-stream path, claiming the parts always sum to the difference; for "
-    "Softmax (not element-wise) under Rescale/Gradient the parts dx+-*s do not: "
-    "an output whose input has dx == 0 gets m * dy instead of m+ dy+ + m- dy- = 0"))
 def test_softmax_layer_contribs_use_its_parts():
     # x = (1, 0), x0 = (0, 0): softmax y - y0 = (0.2311, -0.2311); input 1 has
     # dx = 0 so its parts are 0 * s = 0 and its contribution must be 0;

@@ -149,3 +149,31 @@ def test_conv_argument_validation(make, words):
         make()
     for word in words:
         assert word.lower() in str(err.value).lower()
+
+
+def test_conv_parts_exact_zero_under_reveal_cancel(rng):
+    """Non-negative kernel and x >= x0 everywhere: every conv output's
+    negative part W- dx+ + W+ dx- is exactly 0, so RevealCancel (ReLU kept in
+    its linear region by positive inputs and bias) must give m- = 0 on the
+    conv output and m+ = the dense weight. The input multipliers are then
+    W^T m+ where dx > 0 and (W^T m+ + W^T m-) / 2 = W^T m+ / 2 where
+    dx == 0 (the linear rule's average of the two streams)."""
+    kernel = np.abs(rng.normal(size=(3, IN_CH, OUT_CH))).astype(np.float32) + 0.1
+    dense = rng.normal(size=(6 * OUT_CH, 1)).astype(np.float32)
+    ref = np.abs(rng.normal(size=(4, 8, IN_CH))).astype(np.float32)
+    x = ref + np.abs(rng.normal(size=ref.shape)).astype(np.float32)
+    x[0, 2] = ref[0, 2]                                  # some dx exactly 0
+    layers = chain(L.Input(batch_shape=(None, 8, IN_CH)),
+                   L.Conv1D(kernel=kernel, bias=np.full(OUT_CH, 0.1), padding="valid"),
+                   L.ReLU(nonlinear_mxts_mode=M.RevealCancel), L.Flatten(),
+                   L.Dense(kernel=dense, bias=[0.0]))
+    res = run_lowlevel(layers, x, ref, task=0)
+    per_position = dense.reshape(1, 6, OUT_CH)
+    np.testing.assert_array_equal(res[1]["neg_mxts"], 0.0)
+    np.testing.assert_allclose(res[1]["pos_mxts"], np.broadcast_to(per_position, (4, 6, OUT_CH)),
+                               rtol=1e-6)
+    expected = np.zeros((4, 8, IN_CH), np.float32)       # W^T m, by hand
+    for t in range(6):
+        expected[:, t:t + 3, :] += np.einsum("kio,o->ki", kernel, per_position[0, t])
+    expected[0, 2] *= 0.5
+    np.testing.assert_allclose(res[0]["mxts"], expected, rtol=1e-5, atol=1e-6)

@@ -174,12 +174,6 @@ def test_dense_two_stream_backward_matches_numpy_reference(rng, act):
     assert np.abs(lib[1]["pos_mxts"] - lib[1]["neg_mxts"]).max() > 1e-2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: LinearLayer.forward_parts (deeplift/layers/base.py) computes the parts "
-    "as (dy +/- |W||dx|)/2 with dy = act - ref (bias included); a part that is "
-    "exactly 0 (W- dx+ + W+ dx- here) comes out as rounding noise (~1e-7, "
-    "sometimes of the wrong sign), above RevealCancel's 0.5e-7 nudge threshold, "
-    "so RevealCancel's m- = dy-/n becomes O(1) instead of 0"))
 def test_dense_parts_exact_when_a_part_is_zero():
     """W = (0.3, 0.6), b = 0.1, x0 = (0.6, x1): dx = (x0 - 0.6, 0).
 
