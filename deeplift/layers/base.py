@@ -409,14 +409,21 @@ class LinearLayer(Layer):
         spread = self.linear(tf.abs(input_diff), self._abs_kernel)
         return kernels.split_by_spread(net, spread)
 
+    def transpose(self, mxts: tf.Tensor, kernel: tf.Tensor, template: tf.Tensor) -> tf.Tensor:
+        """``kernel^T m``: multipliers ``(T, N, *out)`` on this layer's output
+        to ``(T, N, *in)`` on its input, shaped like ``template`` ``(N, *in)``.
+        Subclasses with a dedicated transposed op override this."""
+        (out,) = linear_vjp(lambda z: self.linear(z[0], kernel), [template], mxts)
+        return out
+
     def backward(self, fp, pos, neg):
-        template = [fp.act(self.inputs)]
+        template = fp.act(self.inputs)
         if pos is neg:
-            (mxts,) = linear_vjp(lambda z: self.linear(z[0], self.kernel), template, pos)
+            mxts = self.transpose(pos, self.kernel, template)
             return [(mxts, mxts)]
         total, difference = kernels.sum_and_difference(pos, neg)
-        (total,) = linear_vjp(lambda z: self.linear(z[0], self.kernel), template, total)
-        (spread,) = linear_vjp(lambda z: self.linear(z[0], self._abs_kernel), template, difference)
+        total = self.transpose(total, self.kernel, template)
+        spread = self.transpose(difference, self._abs_kernel, template)
         mxts = kernels.combine_by_sign(total, spread, fp.diff(self.inputs))
         return [(mxts, mxts)]
 

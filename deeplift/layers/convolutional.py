@@ -4,7 +4,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from deeplift.layers.base import LinearLayer
-from deeplift.layers.helpers import channels_last_op, parse_data_format, standardize_tuple
+from deeplift.layers.helpers import (
+    channels_last_op, parse_data_format, standardize_tuple, to_channels_last,
+)
 from deeplift.modes import ConvMxtsMode, DataFormat, PaddingMode
 
 
@@ -54,6 +56,24 @@ class _Conv(LinearLayer):
             )
 
         return channels_last_op(conv, x, self.data_format)
+
+    def transpose(self, mxts, kernel, template):
+        # The transposed convolution op itself. (Differentiating the forward
+        # convolution of zeros gives the same op, but for 1-d convolutions
+        # the gradient of the squeeze around the 2-d op reads the forward
+        # output's shape, so the forward convolution would run as well.)
+        flat = tf.reshape(mxts, tf.concat([[-1], tf.shape(mxts)[2:]], 0))
+        in_shape = tf.shape(to_channels_last(template, self.data_format))[1:]
+        out_shape = tf.concat([tf.shape(flat)[:1], in_shape], 0)
+
+        def conv_transpose(m_last):
+            return tf.nn.conv_transpose(
+                m_last, kernel, out_shape, strides=self.strides,
+                padding=self.padding.value, dilations=self.dilation_rate,
+            )
+
+        out = channels_last_op(conv_transpose, flat, self.data_format)
+        return tf.reshape(out, tf.concat([tf.shape(mxts)[:2], tf.shape(template)[1:]], 0))
 
     def add_bias(self, y):
         if self.data_format == DataFormat.channels_last:

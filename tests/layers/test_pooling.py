@@ -26,8 +26,12 @@ C = 2
 MAX_CONFIGS = [
     ((6,), 2, None, "valid"), ((7,), 3, 1, "same"), ((7,), 2, 2, "same"),
     ((4, 5), 2, None, "valid"), ((5, 4), (3, 2), (1, 2), "same"),
+    # windows that tile the input (strides == pool size) take a separate
+    # code path; "same" here pads one cell before and one after
+    ((10,), 4, None, "same"), ((11,), 4, None, "valid"), ((6, 10), (4, 3), None, "same"),
 ]
-MAX_CONFIGS_3D = [((4, 4, 2), 2, None, "valid"), ((3, 4, 3), (2, 1, 2), 1, "same")]
+MAX_CONFIGS_3D = [((4, 4, 2), 2, None, "valid"), ((3, 4, 3), (2, 1, 2), 1, "same"),
+                  ((5, 4, 3), (2, 4, 2), None, "same")]
 AVG_CONFIGS = [
     ((7,), 2, None, "valid"), ((7,), 3, 2, "same"),
     ((5, 5), 2, 1, "same"), ((5, 4), (3, 2), (2, 1), "valid"),
