@@ -17,7 +17,26 @@ import tensorflow as tf
 #: |dx| below which the rescale factor dy/dx is replaced by f'(x0).
 NEAR_ZERO_THRESHOLD = 1e-7
 
-fused = tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+
+
+def quiet_tracing(function):
+    """Turns off TensorFlow's "frequent retracing" warning for ``function``.
+
+    That warning counts traces per Python code object, so functions traced
+    once per layer by design (the kernels here), or one scoring function per
+    model that each trace once, look like a retracing problem and print
+    warnings users cannot act on. The flag is private to ``tf.function``;
+    without it the warning simply stays on.
+    """
+    if hasattr(function, "_omit_frequent_tracing_warning"):
+        function._omit_frequent_tracing_warning = True
+    return function
+
+
+def fused(function):
+    """An XLA-compiled ``tf.function`` (see the module docstring)."""
+    return quiet_tracing(tf.function(function, jit_compile=True, autograph=False,
+                                     reduce_retracing=True))
 
 
 @fused
@@ -73,3 +92,30 @@ def split_by_spread(net, spread):
     parts of a linear map's output difference ``net = W dx`` given
     ``spread = |W| |dx|``."""
     return (net + spread) * 0.5, (net - spread) * 0.5
+
+
+@fused
+def overlap_add_taps(taps, in_length: int, out_length: int, num_taps: int,
+                     pad_before: int, dilation: int):
+    """Second half of a stride-1 transposed 1-d convolution.
+
+    ``taps[r, i, k, c]`` (shape ``(R, out_length, num_taps, C)``) is output
+    position ``i``'s multiplier carried back through kernel tap ``k`` to
+    input channel ``c``; input position ``j`` collects
+    ``sum_k taps[r, j + pad_before - k * dilation, k, c]`` over the
+    positions ``i`` that exist. Returns ``(R, in_length, C)``. The lengths
+    are Python ints because ``reduce_retracing`` may trace ``taps`` with
+    unknown dimensions.
+    """
+    total = None
+    for k in range(num_taps):
+        shift = pad_before - k * dilation          # input j reads output j + shift
+        first, stop = max(0, -shift), min(in_length, out_length - shift)
+        if stop <= first:
+            continue
+        term = tf.pad(taps[:, first + shift:stop + shift, k, :],
+                      [[0, 0], [first, in_length - stop], [0, 0]])
+        total = term if total is None else total + term
+    if total is None:
+        return tf.zeros(tf.stack([tf.shape(taps)[0], in_length, tf.shape(taps)[3]]))
+    return total

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from deeplift import graph
+from deeplift import graph, kernels
 from deeplift.layers.base import Input, Layer, SymbolicVar
 
 
@@ -118,7 +118,7 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
         tf.TensorSpec((None, None), tf.int32),
         tf.TensorSpec((None,), tf.float32),
     ]
-    return tf.function(run, input_signature=signature, autograph=False)
+    return kernels.quiet_tracing(tf.function(run, input_signature=signature, autograph=False))
 
 
 def target_size(target: Layer) -> int:

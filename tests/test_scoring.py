@@ -337,3 +337,24 @@ def test_batch_size_must_be_positive(net):
     with pytest.raises(ValueError) as err:
         net.contribs(0, net.xs, batch_size=0, input_references_list=[0.0, 0.0])
     assert "batch_size" in str(err.value)
+
+
+def test_many_scoring_functions_print_no_retracing_warning(caplog):
+    """Each compiled function traces once; TensorFlow's frequent-retracing
+    detector counts traces per Python code object, so without
+    ``kernels.quiet_tracing`` six models would trigger its warning."""
+    import logging
+
+    import deeplift.layers as L
+    from deeplift.models import SequentialModel
+
+    x = np.ones((2, 6, 4), np.float32)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for width in range(1, 7):
+            model = SequentialModel([
+                L.Input(batch_shape=(None, 6, 4)),
+                L.Conv1D(kernel=np.full((width, 4, 8), 0.1), bias=np.zeros(8), padding="same"),
+                L.ReLU(), L.Flatten(), L.Dense(kernel=np.full((48, 2), 0.1), bias=[0.0, 0.0])])
+            func = model.get_target_contribs_func(find_scores_layer_idx=0, target_layer_idx=-1)
+            func(task_idx=0, input_data_list=[x], input_references_list=[0.0], batch_size=2)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from deeplift import kernels
 from deeplift.layers.base import LinearLayer
 from deeplift.layers.helpers import (
-    channels_last_op, parse_data_format, standardize_tuple, to_channels_last,
+    channels_last_op, parse_data_format, standardize_tuple, to_channels_first, to_channels_last,
 )
 from deeplift.modes import ConvMxtsMode, DataFormat, PaddingMode
 
@@ -94,6 +95,33 @@ class Conv1D(_Conv):
         if stride is not None and strides is not None and stride != strides:
             raise ValueError("Conv1D: pass either stride or strides, not both.")
         super().__init__(kernel, bias, strides=stride or strides or 1, padding=padding, **kwargs)
+
+    def transpose(self, mxts, kernel, template):
+        # A first layer over one-hot DNA (4 input channels, long kernel) is
+        # where oneDNN's transposed convolution is slowest, because it
+        # writes only 4 channels per position. Instead: one matrix product
+        # takes every output position's multipliers back through all kernel
+        # taps at once, then the taps are shifted and added (fused by XLA).
+        # Used when those per-tap results are at most twice the size of the
+        # multipliers themselves.
+        taps, in_channels, out_channels = self.kernel.shape
+        channels_first = self.data_format == DataFormat.channels_first
+        in_length = template.shape[2 if channels_first else 1]
+        out_length = mxts.shape[-1 if channels_first else -2]
+        if (self.strides != (1,) or in_length is None or out_length is None
+                or taps * in_channels > 2 * out_channels):
+            return super().transpose(mxts, kernel, template)
+        flat = to_channels_last(tf.reshape(mxts, tf.concat([[-1], tf.shape(mxts)[2:]], 0)),
+                                self.data_format)
+        by_tap = tf.reshape(tf.transpose(kernel, [2, 0, 1]), [out_channels, taps * in_channels])
+        per_tap = tf.reshape(tf.matmul(tf.reshape(flat, [-1, out_channels]), by_tap),
+                             [-1, out_length, taps, in_channels])
+        dilation = self.dilation_rate[0]
+        pad_before = 0 if self.padding == PaddingMode.valid else ((taps - 1) * dilation) // 2
+        out = kernels.overlap_add_taps(per_tap, in_length, out_length, taps, pad_before,
+                                       dilation)
+        out = to_channels_first(out, self.data_format)
+        return tf.reshape(out, tf.concat([tf.shape(mxts)[:2], tf.shape(template)[1:]], 0))
 
 
 class Conv2D(_Conv):

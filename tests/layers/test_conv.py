@@ -177,3 +177,60 @@ def test_conv_parts_exact_zero_under_reveal_cancel(rng):
         expected[:, t:t + 3, :] += np.einsum("kio,o->ki", kernel, per_position[0, t])
     expected[0, 2] *= 0.5
     np.testing.assert_allclose(res[0]["mxts"], expected, rtol=1e-5, atol=1e-6)
+
+
+# (length, kernel width, padding, dilation, data format): Conv1D layers with
+# few input channels and many output channels, which transpose through a
+# matrix product and a shift-and-add instead of oneDNN's transposed conv.
+FEW_INPUT_CHANNEL_CONFIGS = [
+    (12, 5, "same", 1, "channels_last"), (12, 4, "same", 1, "channels_last"),
+    (12, 3, "valid", 1, "channels_last"), (13, 3, "same", 2, "channels_last"),
+    (12, 4, "valid", 3, "channels_last"), (11, 5, "same", 1, "channels_first"),
+]
+
+
+def test_conv1d_few_input_channels_matches_numpy_reference(rng, monkeypatch):
+    from deeplift import kernels
+
+    calls = []
+    original = kernels.overlap_add_taps
+    monkeypatch.setattr(kernels, "overlap_add_taps",
+                        lambda *a: calls.append(a[1:]) or original(*a))
+    out_ch = 16
+    cases = []
+    for i, (length, width, padding, dilation, data_format) in enumerate(
+            FEW_INPUT_CHANNEL_CONFIGS):
+        K = rng.normal(size=(width, IN_CH, out_ch))
+        K[:, :2] = np.abs(K[:, :2]) + 0.1
+        b = rng.normal(size=out_ch)
+        ref = rng.normal(size=(3, length, IN_CH))
+        x = ref + rng.normal(size=ref.shape)
+        x[..., 2] = ref[..., 2]                          # dx == 0 on one channel
+        conv_np = lambda v, K=K, p=padding, d=dilation: np_conv(v, K, None, 1, p, d)  # noqa: E731
+        J, _ = linear_matrix(conv_np, (length, IN_CH))
+        out_shape = conv_np(np.zeros((1, length, IN_CH))).shape[1:]
+        bias = np.broadcast_to(b, out_shape).reshape(-1)
+        Wd, bd = rng.normal(size=(int(np.prod(out_shape)), 3)), rng.normal(size=3)
+        f, g = NP_ACTS["relu"]
+        ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), None, op_linear(Wd.T, bd)]
+        in_shape = (length, IN_CH)
+        if data_format == "channels_first":
+            # numpy side in channels_last order; the library sees the
+            # transposed input, and its Flatten undoes the layout.
+            in_shape, x, ref = (IN_CH, length), _to_first(x), _to_first(ref)
+            conv_cf = lambda v, c=conv_np: _to_first(c(_to_last(v)))  # noqa: E731
+            J, _ = linear_matrix(conv_cf, in_shape)
+            bias = _to_first(np.broadcast_to(b, (1,) + out_shape))[0].reshape(-1)
+            P, _ = linear_matrix(lambda v: _to_last(v).reshape(len(v), -1),
+                                 (out_ch, out_shape[0]))
+            ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), op_routing(P),
+                   op_linear(Wd.T, bd)]
+        layers = chain(L.Input(batch_shape=(None,) + in_shape),
+                       L.Conv1D(kernel=K, bias=b, padding=padding, dilation_rate=dilation,
+                                data_format=data_format),
+                       L.ReLU(nonlinear_mxts_mode=M.RevealCancel),
+                       L.Flatten(data_format=data_format), L.Dense(kernel=Wd, bias=bd))
+        cases.append((f"few{i}", layers, ops, x.astype(np.float32), ref.astype(np.float32)))
+    compare_branches(cases, task=2, atol=2e-5, rtol=2e-4)
+    # the shift-and-add path ran for every case (two streams each)
+    assert len(calls) == 2 * len(FEW_INPUT_CHANNEL_CONFIGS)

@@ -1,0 +1,1 @@
+"""MNIST example: the DeepLIFT paper's comparison of attribution methods on digits."""
