@@ -37,6 +37,23 @@ def _parse_reference(text: str) -> int:
     raise argparse.ArgumentTypeError(f"--reference must be 'zeros' or 'shuffle:N'; got {text!r}.")
 
 
+def _mode_note(layer) -> str:
+    """``  [mode]`` for a nonlinearity, with DeepLIFT_GenomicsDefault shown
+    together with the rule it resolves to (or why it cannot be resolved)."""
+    from deeplift.modes import NonlinearMxtsMode
+    from deeplift.rules import effective_mode
+
+    mode = getattr(layer, "nonlinear_mxts_mode", None)
+    if mode is None:
+        return ""
+    if mode != NonlinearMxtsMode.DeepLIFT_GenomicsDefault:
+        return f"  [{mode.value}]"
+    try:
+        return f"  [{mode.value} -> {effective_mode(layer).value}]"
+    except ValueError:
+        return f"  [{mode.value}: unresolved, set a mode on this layer]"
+
+
 def _describe(model) -> str:
     from deeplift.models import SequentialModel
 
@@ -47,8 +64,7 @@ def _describe(model) -> str:
     lines = []
     for name, layer in items:
         inputs = ", ".join(l.name for l in layer.input_layers()) or "-"
-        mode = getattr(layer, "nonlinear_mxts_mode", None)
-        extra = f"  [{mode.value}]" if mode is not None else ""
+        extra = _mode_note(layer)
         lines.append(f"{name:<28} {type(layer).__name__:<20} <- {inputs}  "
                      f"shape {layer.get_shape()}{extra}")
     return "\n".join(lines)

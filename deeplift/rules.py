@@ -151,10 +151,14 @@ def resolve_genomics_default(layer) -> NonlinearMxtsMode:
     raise ValueError(
         f"Cannot resolve nonlinear_mxts_mode=DeepLIFT_GenomicsDefault for layer "
         f"{layer.name!r} ({type(layer).__name__}): its preceding layer "
-        f"{getattr(preceding, 'name', None)!r} is a {type(preceding).__name__}, "
+        f"{getattr(preceding, 'name', None)!r} is {_with_article(type(preceding).__name__)}, "
         f"but the default is only defined after a convolution (Rescale) or a "
         f"Dense layer (RevealCancel). Set an explicit mode on this layer."
     )
+
+
+def _with_article(noun: str) -> str:
+    return f"{'an' if noun[:1].upper() in 'AEIOU' else 'a'} {noun}"
 
 
 def effective_mode(layer) -> NonlinearMxtsMode:

@@ -23,6 +23,11 @@ def test_convert_prints_layer_graph(saved_model, capsys):
     out = capsys.readouterr().out
     for name in ["input", "preact_0", "Conv1D", "preact_2", "Sigmoid"]:
         assert name in out
+    # the default mode is shown with the rule it resolves to per layer
+    relu_line = next(line for line in out.splitlines() if line.split()[0] == "0")
+    sigmoid_line = next(line for line in out.splitlines() if "Sigmoid" in line)
+    assert "DeepLIFT_GenomicsDefault -> Rescale" in relu_line
+    assert "DeepLIFT_GenomicsDefault -> RevealCancel" in sigmoid_line
 
 
 def test_convert_reports_missing_file(tmp_path, capsys):

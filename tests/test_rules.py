@@ -355,15 +355,15 @@ def test_genomics_default_equals_explicit_rescale_conv_reveal_cancel_dense():
 @pytest.mark.parametrize("build, layer_name, preceding", [
     (lambda: [L.Input(batch_shape=(None, 3), name="inp"),
               L.ReLU(nonlinear_mxts_mode="DeepLIFT_GenomicsDefault", name="gd_relu"),
-              L.Dense(kernel=np.ones((3, 1)))], "gd_relu", "Input"),
+              L.Dense(kernel=np.ones((3, 1)))], "gd_relu", "is an Input"),
     (lambda: [L.Input(batch_shape=(None, 4, 2)), L.Conv1D(kernel=np.ones((2, 2, 1))),
               L.Flatten(name="flat"),
               L.Sigmoid(nonlinear_mxts_mode="DeepLIFT_GenomicsDefault", name="gd_sig"),
-              L.Dense(kernel=np.ones((3, 1)))], "gd_sig", "Flatten"),
+              L.Dense(kernel=np.ones((3, 1)))], "gd_sig", "is a Flatten"),
     (lambda: [L.Input(batch_shape=(None, 4, 2)), L.Conv1D(kernel=np.ones((1, 2, 2))),
               L.MaxPool1D(pool_length=2),
               L.ReLU(nonlinear_mxts_mode="DeepLIFT_GenomicsDefault", name="gd_after_pool"),
-              L.Flatten(), L.Dense(kernel=np.ones((4, 1)))], "gd_after_pool", "MaxPool1D"),
+              L.Flatten(), L.Dense(kernel=np.ones((4, 1)))], "gd_after_pool", "is a MaxPool1D"),
 ])
 def test_genomics_default_unresolvable_is_an_error(build, layer_name, preceding):
     model = SequentialModel(build())
