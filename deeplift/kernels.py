@@ -18,7 +18,6 @@ import tensorflow as tf
 NEAR_ZERO_THRESHOLD = 1e-7
 
 
-
 def quiet_tracing(function):
     """Turns off TensorFlow's "frequent retracing" warning for ``function``.
 

@@ -325,9 +325,11 @@ def linear_vjp(fn, input_templates: list[tf.Tensor], mxts: tf.Tensor) -> list[tf
     Returns:
         One tensor per input, shape ``(T, N, ...)``.
 
-    Autodiff produces the exact transposed ops (e.g. ``Conv2DBackpropInput``),
-    and the forward op on zeros is pruned from the graph because the input
-    gradient of a linear op does not read its input.
+    Autodiff produces the exact transposed ops (e.g. ``MatMul`` with the
+    transposed kernel). The forward op on zeros is pruned from the graph
+    unless some gradient reads the shape of its output: the squeeze around a
+    1-d convolution does, which is why convolutions override
+    ``LinearLayer.transpose`` with their own transposed op.
     """
     num_tasks = tf.shape(mxts)[0]
     flat_mxts = tf.reshape(mxts, tf.concat([[-1], tf.shape(mxts)[2:]], 0))

@@ -300,3 +300,36 @@ def test_reveal_cancel_after_max_pool_with_a_layer_between_is_allowed():
     x = np.array([[1.0, 3.0, -2.0, -1.0]]).reshape(1, 4, 1)
     # pooled (3, -1) -> relu (3, 0) -> t = 3; reference t = 0
     np.testing.assert_allclose(func(0, [x], input_references_list=[0.0]).sum(), 3.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("length, padding", [(12, "valid"), (11, "valid"), (10, "same")])
+def test_maxpool1d_tiling_windows_several_tasks_at_once(rng, length, padding):
+    """Windows that tile the sequence (stride == pool size, the genomics
+    layout), several tasks in one call: each task's multipliers land on the
+    first maximum of each window (numpy, by position), with the Dense weight
+    of that window's output for that task, as when scored alone."""
+    from deeplift.models import SequentialModel
+
+    pool, channels = 4, 3
+    x = rng.integers(0, 3, size=(5, length, channels)).astype(np.float32)  # many ties
+    windows = length // pool if padding == "valid" else -(-length // pool)
+    before = 0 if padding == "valid" else (windows * pool - length) // 2
+    W = rng.normal(size=(windows * channels, 3)).astype(np.float32)
+    model = SequentialModel([L.Input(batch_shape=(None, length, channels)),
+                             L.MaxPool1D(pool_length=pool, padding=padding),
+                             L.Flatten(), L.Dense(kernel=W, bias=np.zeros(3))])
+    func = model.get_target_multipliers_func(find_scores_layer_idx=0, target_layer_idx=-1)
+    together = func(task_idx=[0, 1, 2], input_data_list=[x], input_references_list=[0.0],
+                    batch_size=5)
+    for task in range(3):
+        expected = np.zeros_like(x)
+        for n in range(len(x)):
+            for w in range(windows):
+                start, stop = max(w * pool - before, 0), min(w * pool - before + pool, length)
+                for c in range(channels):
+                    first = start + int(np.argmax(x[n, start:stop, c]))  # first maximum
+                    expected[n, first, c] = W[w * channels + c, task]
+        np.testing.assert_allclose(together[task], expected, atol=1e-6)
+        alone = func(task_idx=task, input_data_list=[x], input_references_list=[0.0],
+                     batch_size=5)
+        np.testing.assert_allclose(alone, expected, atol=1e-6)
