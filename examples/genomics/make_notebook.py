@@ -1,8 +1,11 @@
 """Writes genomics_simulation.ipynb from the cells below (run once after
-editing them: ``python examples/genomics/make_notebook.py``)."""
+editing them: ``python -m examples.genomics.make_notebook`` from the
+repository root)."""
 from pathlib import Path
 
 import nbformat
+
+from examples.notebooks import notebook_from_cells
 
 CELLS = [
     ("markdown", """# DeepLIFT on simulated genomics data
@@ -92,14 +95,5 @@ print("then: modisco motifs -s", OUT / "task0_ohe.npz", "-a", OUT / "task0_shap.
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    notebook = nbformat.v4.new_notebook()
-    makers = {"markdown": nbformat.v4.new_markdown_cell, "code": nbformat.v4.new_code_cell}
-    notebook.cells = [makers[kind](source) for kind, source in CELLS]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    return notebook
-
-
 if __name__ == "__main__":
-    nbformat.write(build(), Path(__file__).with_name("genomics_simulation.ipynb"))
+    nbformat.write(notebook_from_cells(CELLS), Path(__file__).with_name("genomics_simulation.ipynb"))

@@ -1,11 +1,14 @@
 """Writes MNIST_replicate_figures.ipynb from the cells below (run after
-editing them: ``python examples/mnist/make_notebook.py``; add ``--execute``
-to also run it in full mode and store its outputs, without TensorFlow's own
-log lines, which carry timestamps and machine details)."""
+editing them: ``python -m examples.mnist.make_notebook`` from the repository
+root; add ``--execute`` to also run it in full mode and store its outputs,
+without TensorFlow's own log lines, which carry timestamps and machine
+details)."""
 import sys
 from pathlib import Path
 
 import nbformat
+
+from examples.notebooks import execute, notebook_from_cells
 
 CELLS = [
     ("markdown", """# DeepLIFT on MNIST: the paper's comparison of methods, offline
@@ -217,16 +220,6 @@ for method, value in pipeline.normalisation_effect(str(OUT / "mnist_cnn.h5"), no
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    """The notebook, without outputs."""
-    notebook = nbformat.v4.new_notebook()
-    makers = {"markdown": nbformat.v4.new_markdown_cell, "code": nbformat.v4.new_code_cell}
-    notebook.cells = [makers[kind](source) for kind, source in CELLS]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    return notebook
-
-
 def drop_log_lines(notebook: nbformat.NotebookNode) -> None:
     """Removes stderr streams and TensorFlow/absl warning lines from the outputs."""
     for cell in notebook.cells:
@@ -248,11 +241,8 @@ def drop_log_lines(notebook: nbformat.NotebookNode) -> None:
 
 if __name__ == "__main__":
     target = Path(__file__).with_name("MNIST_replicate_figures.ipynb")
-    notebook = build()
+    notebook = notebook_from_cells(CELLS)
     if "--execute" in sys.argv:  # full mode unless DEEPLIFT_NOTEBOOK_FAST=1 is set
-        import nbclient
-
-        nbclient.NotebookClient(notebook, timeout=1800, kernel_name="python3",
-                                resources={"metadata": {"path": str(target.parent)}}).execute()
+        execute(notebook, target.parent, timeout=1800)
         drop_log_lines(notebook)
     nbformat.write(notebook, target)

@@ -1,5 +1,4 @@
 """The genomics example: its auROC helper and the notebook, executed fast."""
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +19,10 @@ def test_auroc_matches_pairwise_definition(rng):
 
 
 def test_genomics_notebook_runs_in_fast_mode(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    notebook_path = REPO / "examples" / "genomics" / "genomics_simulation.ipynb"
-    notebook = nbformat.read(notebook_path, as_version=4)
-    os.environ["DEEPLIFT_NOTEBOOK_FAST"] = "1"
-    os.environ["DEEPLIFT_NOTEBOOK_OUT"] = str(tmp_path)
-    try:
-        nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": str(notebook_path.parent)}}
-                                ).execute()
-    finally:
-        os.environ.pop("DEEPLIFT_NOTEBOOK_FAST")
-        os.environ.pop("DEEPLIFT_NOTEBOOK_OUT")
-    text = "\n".join(out.get("text", "") for cell in notebook.cells
-                     for out in cell.get("outputs", []))
+    pytest.importorskip("nbclient")
+    from examples.notebooks import run_fast
+
+    text = run_fast(REPO / "examples" / "genomics" / "genomics_simulation.ipynb", tmp_path)
     assert "max |deeplift - keras|" in text
     # The example's max pools see a reference that varies inside the edge
     # windows (zero padding), so the sums are close but not exact there.

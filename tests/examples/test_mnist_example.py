@@ -1,7 +1,6 @@
 """The MNIST example: its pure helpers on hand-made inputs, and the notebook
 executed in fast mode, whose saved maps are checked against Keras."""
 import json
-import os
 import re
 from pathlib import Path
 
@@ -110,23 +109,12 @@ def test_mean_normalised_copy_keeps_softmax_and_centres_logits(rng):
 @pytest.fixture(scope="module")
 def fast_notebook(tmp_path_factory):
     """Executes the notebook once in fast mode; returns (printed text, out dir)."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("nbclient")
     pytest.importorskip("mlxtend")
+    from examples.notebooks import run_fast
+
     out = tmp_path_factory.mktemp("mnist_notebook")
-    notebook_path = REPO / "examples" / "mnist" / "MNIST_replicate_figures.ipynb"
-    notebook = nbformat.read(notebook_path, as_version=4)
-    os.environ["DEEPLIFT_NOTEBOOK_FAST"] = "1"
-    os.environ["DEEPLIFT_NOTEBOOK_OUT"] = str(out)
-    try:
-        nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": str(notebook_path.parent)}}
-                                ).execute()
-    finally:
-        os.environ.pop("DEEPLIFT_NOTEBOOK_FAST")
-        os.environ.pop("DEEPLIFT_NOTEBOOK_OUT")
-    text = "\n".join(output.get("text", "") for cell in notebook.cells
-                     for output in cell.get("outputs", []))
+    text = run_fast(REPO / "examples" / "mnist" / "MNIST_replicate_figures.ipynb", out)
     return text, out
 
 
