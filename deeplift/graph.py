@@ -77,18 +77,42 @@ class ForwardPass:
             references ``(N, ...)`` or ``(1, ...)``).
         modes: the resolved ``NonlinearMxtsMode`` of each activation layer,
             keyed by ``id(layer)``.
+        act_rows: optional int32 ``(N,)``. When given, the fed activations
+            are ``(M, ...)`` distinct examples and example ``i`` of the batch
+            is row ``act_rows[i]`` of them: the activation stream is computed
+            once per distinct example (e.g. a sequence scored against many
+            references) and gathered to ``(N, ...)`` per layer on demand.
     """
 
     def __init__(self, feeds: dict[Input, tuple[tf.Tensor, tf.Tensor]],
-                 modes: dict[int, NonlinearMxtsMode] | None = None):
+                 modes: dict[int, NonlinearMxtsMode] | None = None,
+                 act_rows: tf.Tensor | None = None):
         self._values = {"act": {}, "ref": {}}
         for layer, (act, ref) in feeds.items():
             self._values["act"][id(layer)] = act
             self._values["ref"][id(layer)] = ref
         self._modes = modes or {}
+        self._act_rows = act_rows
         self._cache: dict[tuple[int, str], tf.Tensor] = {}
 
     def act(self, layer: Layer) -> tf.Tensor:
+        if self._act_rows is None:
+            return self._evaluate(layer, "act")
+        return self.cached(layer, "act_rows",
+                           lambda: tf.gather(self._evaluate(layer, "act"), self._act_rows))
+
+    def act_and_rows(self, layer: Layer) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """``(a, rows)`` with ``act(layer) == tf.gather(a, rows)``, or
+        ``(act(layer), None)`` without shared rows: lets a fused kernel do
+        the gather instead of materialising it."""
+        if self._act_rows is None:
+            return self.act(layer), None
+        return self._evaluate(layer, "act"), self._act_rows
+
+    def shape_template(self, layer: Layer) -> tf.Tensor:
+        """A tensor with ``layer``'s per-example shape ``(B, ...)`` for ops
+        that read only ``shape[1:]`` (transposes); ``B`` may differ from the
+        batch size, which spares gathering shared rows just for a shape."""
         return self._evaluate(layer, "act")
 
     def ref(self, layer: Layer) -> tf.Tensor:

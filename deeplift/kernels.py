@@ -38,13 +38,24 @@ def fused(function):
                                      reduce_retracing=True))
 
 
-@fused
-def rescale_factor(x, x0, y, y0, grad):
-    """``s = (y - y0) / (x - x0)``, or ``grad(x0)`` where ``|x - x0| < 1e-7``."""
+def rescale_factor_body(x, x0, y, y0, grad):
     dx = x - x0
     near_zero = tf.abs(dx) < NEAR_ZERO_THRESHOLD
     safe_dx = tf.where(near_zero, tf.ones_like(dx), dx)
     return tf.where(near_zero, grad(x0), (y - y0) / safe_dx)
+
+
+@fused
+def rescale_factor(x, x0, y, y0, grad):
+    """``s = (y - y0) / (x - x0)``, or ``grad(x0)`` where ``|x - x0| < 1e-7``."""
+    return rescale_factor_body(x, x0, y, y0, grad)
+
+
+@fused
+def rescale_factor_of_rows(x, x0, y, y0, rows, grad):
+    """``rescale_factor`` of ``tf.gather(x, rows)`` and ``tf.gather(y, rows)``
+    (see ``graph.ForwardPass``'s shared rows), gathering inside the loop."""
+    return rescale_factor_body(tf.gather(x, rows), x0, tf.gather(y, rows), y0, grad)
 
 
 @fused

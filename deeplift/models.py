@@ -52,6 +52,21 @@ class TargetScoringFunction:
         # for the convergence check.
         outputs.append(SymbolicVar(target_layer, "diff_from_reference"))
         self._fn = build_graph_function(self.input_layers, outputs, [target_layer])
+        self._outputs = outputs
+        self._shared_rows_fn = None
+
+    def _run_batch(self, inputs: list[np.ndarray], refs: list[np.ndarray], tasks, active):
+        """One compiled call. When examples repeat (one sequence against
+        several references), the inputs' forward pass runs once per distinct
+        example; the results are the same either way."""
+        runs = util.repeated_rows(inputs)
+        if runs is None:
+            return self._fn(*inputs, *refs, tasks, active)
+        if self._shared_rows_fn is None:
+            self._shared_rows_fn = build_graph_function(
+                self.input_layers, self._outputs, [self.target_layer], shared_rows=True)
+        first, rows = runs
+        return self._shared_rows_fn(*[x[first] for x in inputs], *refs, rows, tasks, active)
 
     def __call__(self, task_idx, input_data_list, batch_size: int = 100,
                  progress_update: int | None = None, input_references_list=None,
@@ -72,7 +87,7 @@ class TargetScoringFunction:
         pieces = [[] for _ in range(len(self.scored_layers) + 1)]
         for batch in util.iterate_batches(total, batch_size):
             batch_refs = [ref[batch] if per_example else ref for ref, per_example in refs]
-            outputs = self._fn(*[x[batch] for x in inputs], *batch_refs, task_tensor, active)
+            outputs = self._run_batch([x[batch] for x in inputs], batch_refs, task_tensor, active)
             for piece, out in zip(pieces, outputs):
                 piece.append(out.numpy())
             progress.update(batch.stop - batch.start)

@@ -37,8 +37,12 @@ def rescale_factor(layer, fp) -> tf.Tensor:
     """``s = dy / dx``, or ``f'(x0)`` where ``|dx| < 1e-7`` (cached per pass)."""
 
     def compute():
-        return kernels.rescale_factor(fp.act(layer.inputs), fp.ref(layer.inputs),
-                                      fp.act(layer), fp.ref(layer), layer.grad)
+        x, rows = fp.act_and_rows(layer.inputs)
+        y, _ = fp.act_and_rows(layer)
+        if rows is None:
+            return kernels.rescale_factor(x, fp.ref(layer.inputs), y, fp.ref(layer), layer.grad)
+        return kernels.rescale_factor_of_rows(x, fp.ref(layer.inputs), y, fp.ref(layer),
+                                              rows, layer.grad)
 
     return fp.cached(layer, "rescale_factor", compute)
 

@@ -10,7 +10,11 @@ Argument layout of the compiled function:
   ``(*inputs, *references, tasks, active)`` where ``inputs[i]`` is
   ``(N, ...)``, ``references[i]`` is ``(N, ...)`` or ``(1, ...)``, ``tasks``
   is int32 ``(num_targets, T)`` (flat neuron indices of each target layer)
-  and ``active`` is float32 ``(num_targets,)``.
+  and ``active`` is float32 ``(num_targets,)``. Built with
+  ``shared_rows=True`` it is ``(*inputs, *references, rows, tasks, active)``:
+  ``inputs[i]`` holds ``M`` distinct examples, ``rows`` (int32 ``(N,)``)
+  picks one of them for each of the ``N`` references, and the inputs'
+  forward pass runs on the ``M`` examples only.
 Outputs: forward quantities ``(N, ...)``; multipliers and contributions
 ``(T, N, ...)``.
 """
@@ -63,7 +67,7 @@ def _evaluate(var: SymbolicVar, fp: graph.ForwardPass, mxts: dict, num_tasks) ->
 
 
 def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[SymbolicVar],
-                         targets: Sequence[Layer] = ()):
+                         targets: Sequence[Layer] = (), shared_rows: bool = False):
     """Compiles the quantities ``outputs`` as one ``tf.function``.
 
     Args:
@@ -71,6 +75,8 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
             upstream of ``outputs`` and ``targets`` must be among them.
         outputs: symbolic quantities to return.
         targets: candidate target layers that seed the backward pass.
+        shared_rows: take distinct inputs plus a row index (see the module
+            docstring) instead of one input row per example.
 
     Returns:
         A ``tf.function`` with the argument layout of the module docstring,
@@ -103,8 +109,9 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
 
     def run(*args):
         acts, refs = args[:num_inputs], args[num_inputs:2 * num_inputs]
-        tasks, active = args[2 * num_inputs], args[2 * num_inputs + 1]
-        fp = graph.ForwardPass(dict(zip(input_layers, zip(acts, refs))), modes)
+        rows = args[2 * num_inputs] if shared_rows else None
+        tasks, active = args[-2], args[-1]
+        fp = graph.ForwardPass(dict(zip(input_layers, zip(acts, refs))), modes, act_rows=rows)
         mxts = {}
         if needs_backward and targets:
             seeds = [(target, _seed(target, fp, tasks[k], active[k]))
@@ -114,7 +121,7 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
         return [_evaluate(var, fp, mxts, num_tasks) for var in outputs]
 
     specs = [tf.TensorSpec(layer.get_batch_shape(), tf.float32) for layer in input_layers]
-    signature = specs + specs + [
+    signature = specs + specs + [tf.TensorSpec((None,), tf.int32)] * shared_rows + [
         tf.TensorSpec((None, None), tf.int32),
         tf.TensorSpec((None,), tf.float32),
     ]

@@ -180,6 +180,39 @@ def iterate_batches(num_examples: int, batch_size: int):
         yield slice(start, min(start + batch_size, num_examples))
 
 
+def repeated_rows(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Finds runs of identical consecutive examples, e.g. one sequence
+    repeated once per reference it is scored against.
+
+    Args:
+        arrays: one array ``(N, ...)`` per input; an example is repeated when
+            it equals the one before it in every input.
+
+    Returns:
+        ``(first, rows)``: the index of the first example of each run
+        ``(M,)`` and, for every example, the number of its run ``(N,)``;
+        or None when at most half of the examples repeat the one before, so
+        that scoring them once each would not pay for the bookkeeping.
+    """
+    num = arrays[0].shape[0]
+    if num < 2:
+        return None
+    flats = [array.reshape(num, -1) for array in arrays]
+    repeats = np.ones(num - 1, bool)
+    for flat in flats:  # a cheap first pass on a few leading features
+        head = flat[:, :16]
+        repeats &= np.all(head[1:] == head[:-1], axis=1)
+    for flat in flats:
+        if 2 * int(repeats.sum()) < num:
+            return None
+        candidates = np.flatnonzero(repeats)
+        repeats[candidates] = np.all(flat[candidates + 1] == flat[candidates], axis=1)
+    if 2 * int(repeats.sum()) < num:
+        return None
+    starts_run = np.concatenate([[True], ~repeats])
+    return np.flatnonzero(starts_run), (np.cumsum(starts_run) - 1).astype(np.int32)
+
+
 def run_function_in_batches(func: Callable, input_data_list, learning_phase=None,
                             batch_size: int = 10, progress_update: int | None = 1000,
                             multimodal_output: bool = False):

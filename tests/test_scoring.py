@@ -358,3 +358,73 @@ def test_many_scoring_functions_print_no_retracing_warning(caplog):
             func = model.get_target_contribs_func(find_scores_layer_idx=0, target_layer_idx=-1)
             func(task_idx=0, input_data_list=[x], input_references_list=[0.0], batch_size=2)
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+# --- examples repeated once per reference share one forward pass -------------
+
+def test_repeated_rows_finds_runs_in_every_input():
+    a = np.array([[1, 2], [1, 2], [1, 2], [3, 4], [3, 4], [5, 6]], np.float32)
+    first, rows = deeplift.util.repeated_rows([a])
+    np.testing.assert_array_equal(first, [0, 3, 5])
+    np.testing.assert_array_equal(rows, [0, 0, 0, 1, 1, 2])
+    # a run must repeat in every input: with b, a's first run splits in two
+    # and b's run of four splits at a's boundary
+    a = np.array([[1, 2]] * 4 + [[3, 4]] * 2, np.float32)
+    b = np.array([0, 0, 1, 1, 1, 1], np.float32)
+    first, rows = deeplift.util.repeated_rows([a, b])
+    np.testing.assert_array_equal(first, [0, 2, 4])
+    np.testing.assert_array_equal(rows, [0, 0, 1, 1, 2, 2])
+    # fewer than half the examples repeat: not worth sharing
+    assert deeplift.util.repeated_rows([np.arange(6.0).reshape(6, 1)]) is None
+    assert deeplift.util.repeated_rows([a, np.arange(6.0)]) is None
+    assert deeplift.util.repeated_rows([a[:1]]) is None
+
+
+def test_repeated_examples_use_the_shared_forward_pass_and_match_single_examples():
+    """Both inputs repeat in runs of 3, 1, 4 and 2 rows, each row with its own
+    reference: the shared-rows function must run, and every result must
+    equal scoring the rows one at a time (batch size 1 cannot share) and
+    sum to the Keras difference from reference."""
+    net = Net()  # a fresh model, so that the shared-rows function starts unbuilt
+    rng = np.random.default_rng(3)
+    runs = [3, 1, 4, 2]
+    xs = [np.repeat(x[:len(runs)], runs, axis=0) for x in net.xs]
+    refs = [rng.normal(size=x.shape).astype(np.float32) for x in xs]
+    assert net.contribs._shared_rows_fn is None
+    shared = net.contribs([0, 2], xs, batch_size=10, input_references_list=refs,
+                          return_convergence_delta=True)
+    assert net.contribs._shared_rows_fn is not None
+    single = net.contribs([0, 2], xs, batch_size=1, input_references_list=refs,
+                          return_convergence_delta=True)
+    _assert_same(shared[0], single[0])
+    np.testing.assert_allclose(shared[1], single[1], atol=1e-5)
+    for task, contribs in zip([0, 2], shared[0]):
+        assert_sums_to_delta(contribs, net.out(xs), net.out(refs), task=task)
+    _assert_same(net.mults(1, xs, batch_size=10, input_references_list=refs),
+                 net.mults(1, xs, batch_size=1, input_references_list=refs))
+    # a shared reference (broadcast) works on the shared path too
+    _assert_same(net.contribs(1, xs, batch_size=10, input_references_list=[0.5, -0.5]),
+                 net.contribs(1, xs, batch_size=1, input_references_list=[0.5, -0.5]))
+
+
+@pytest.mark.parametrize("mode", [M.DeepLIFT_GenomicsDefault, M.RevealCancel,
+                                  M.Rescale, M.Gradient, M.GuidedBackprop])
+def test_one_sequence_against_many_references_matches_single_pairs(mode):
+    """The genomics pattern (conv, max pool, dense): each sequence repeated
+    once per reference, scored in one batch, equals each pair scored alone."""
+    rng = np.random.default_rng(5)
+    model = SequentialModel([
+        L.Input(batch_shape=(None, 12, 4)),
+        L.Conv1D(kernel=rng.normal(size=(5, 4, 6)), bias=rng.normal(size=6), padding="same"),
+        L.ReLU(nonlinear_mxts_mode=mode), L.MaxPool1D(pool_length=3, stride=3),
+        L.Flatten(), L.Dense(kernel=rng.normal(size=(24, 5)), bias=rng.normal(size=5)),
+        L.ReLU(nonlinear_mxts_mode=mode), L.Dense(kernel=rng.normal(size=(5, 3)),
+                                                  bias=rng.normal(size=3))])
+    func = model.get_target_contribs_func(find_scores_layer_idx=0, target_layer_idx=-1)
+    seqs = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(3, 12))]
+    data = np.repeat(seqs, 4, axis=0)
+    refs = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(12, 12))]
+    together = func([0, 1, 2], [data], batch_size=12, input_references_list=[refs])
+    assert func._shared_rows_fn is not None
+    alone = func([0, 1, 2], [data], batch_size=1, input_references_list=[refs])
+    _assert_same(together, alone, atol=1e-5)

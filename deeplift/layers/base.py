@@ -318,8 +318,9 @@ def linear_vjp(fn, input_templates: list[tf.Tensor], mxts: tf.Tensor) -> list[tf
 
     Args:
         fn: a linear (bias-free) function of a list of tensors.
-        input_templates: tensors with the inputs' shapes ``(N, ...)``; their
-            values are irrelevant because ``fn`` is linear.
+        input_templates: tensors whose ``shape[1:]`` is each input's
+            per-example shape; their values and batch size are irrelevant
+            because ``fn`` is linear and the batch comes from ``mxts``.
         mxts: multipliers on ``fn``'s output, shape ``(T, N, ...)``.
 
     Returns:
@@ -413,13 +414,14 @@ class LinearLayer(Layer):
 
     def transpose(self, mxts: tf.Tensor, kernel: tf.Tensor, template: tf.Tensor) -> tf.Tensor:
         """``kernel^T m``: multipliers ``(T, N, *out)`` on this layer's output
-        to ``(T, N, *in)`` on its input, shaped like ``template`` ``(N, *in)``.
+        to ``(T, N, *in)`` on its input; ``template`` is ``(B, *in)`` (only
+        its ``shape[1:]`` is read).
         Subclasses with a dedicated transposed op override this."""
         (out,) = linear_vjp(lambda z: self.linear(z[0], kernel), [template], mxts)
         return out
 
     def backward(self, fp, pos, neg):
-        template = fp.act(self.inputs)
+        template = fp.shape_template(self.inputs)
         if pos is neg:
             mxts = self.transpose(pos, self.kernel, template)
             return [(mxts, mxts)]
@@ -446,7 +448,7 @@ class RoutingLayer(Layer):
         )
 
     def backward(self, fp, pos, neg):
-        templates = [fp.act(layer) for layer in self.input_layers()]
+        templates = [fp.shape_template(layer) for layer in self.input_layers()]
         pos_in = linear_vjp(self.forward, templates, pos)
         neg_in = pos_in if pos is neg else linear_vjp(self.forward, templates, neg)
         return list(zip(pos_in, neg_in))

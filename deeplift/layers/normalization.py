@@ -67,7 +67,7 @@ class BatchNormalization(Layer):
                 tf.where(keeps_sign, neg_in, pos_in) * scale)
 
     def backward(self, fp, pos, neg):
-        scale = self._per_channel(self.scale, fp.act(self.inputs).shape.rank)
+        scale = self._per_channel(self.scale, fp.shape_template(self.inputs).shape.rank)
         if pos is neg:
             mxts = pos * scale
             return [(mxts, mxts)]

@@ -64,17 +64,22 @@ class _MaxPool(_PoolOptions, Layer):
         return sign_split(fp.diff(self))
 
     def backward(self, fp, pos, neg):
-        x = fp.act(self.inputs)
+        x, rows = fp.act_and_rows(self.inputs)
 
         def route(mxts):
+            # The max-pool gradient of the input repeated once per task;
+            # with shared rows, one gather builds that repetition.
             num_tasks = tf.shape(mxts)[0]
-            tiled = tf.tile(x, tf.concat([[num_tasks], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+            if rows is None:
+                tiled = tf.tile(x, tf.concat([[num_tasks], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+            else:
+                tiled = tf.gather(x, tf.tile(rows, [num_tasks]))
             flat = tf.reshape(mxts, tf.concat([[-1], tf.shape(mxts)[2:]], 0))
             with tf.GradientTape() as tape:
                 tape.watch(tiled)
                 pooled = self.forward([tiled])
             grad = tape.gradient(pooled, tiled, output_gradients=flat)
-            return tf.reshape(grad, tf.concat([[num_tasks], tf.shape(x)], 0))
+            return tf.reshape(grad, tf.concat([[num_tasks, -1], tf.shape(x)[1:]], 0))
 
         return [map_streams(route, pos, neg)]
 
