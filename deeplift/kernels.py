@@ -129,3 +129,47 @@ def overlap_add_taps(taps, in_length: int, out_length: int, num_taps: int,
     if total is None:
         return tf.zeros(tf.stack([tf.shape(taps)[0], in_length, tf.shape(taps)[3]]))
     return total
+
+
+@fused
+def route_to_first_max(mxts, x, rows, pool_size: tuple, spatial: tuple, channels: int):
+    """Max-pool multipliers onto the pool's input, for windows that tile the
+    input (strides = pool size, no padding; a tail shorter than a window
+    gets nothing), channels_last, 1 to 3 spatial axes.
+
+    Each multiplier goes to the first maximum (row-major order inside the
+    window) of its window of ``x``, as TensorFlow's max-pool gradient sends
+    it. ``mxts`` is ``(T, N, *windows, C)``, ``x`` is ``(N, *spatial, C)``
+    or, with ``rows`` (int32 ``(N,)``, see ``graph.ForwardPass``),
+    ``(M, *spatial, C)`` gathered by ``rows``. Returns
+    ``(T, N, *spatial, C)``. One pass over ``x`` serves all ``T`` tasks,
+    where the gradient op would run the pool once per task. The sizes are
+    Python ints because ``reduce_retracing`` may trace with unknown
+    dimensions.
+    """
+    if rows is not None:
+        x = tf.gather(x, rows)
+    rank = len(pool_size)
+    windows = [size // pool for size, pool in zip(spatial, pool_size)]
+    covered = [w * pool for w, pool in zip(windows, pool_size)]
+    cells = x[(slice(None),) + tuple(slice(0, c) for c in covered)]
+    # (N, w1, p1, ..., wk, pk, C): window index and offset inside it per axis
+    split = [-1] + [d for w, pool in zip(windows, pool_size) for d in (w, pool)] + [channels]
+    cells = tf.reshape(cells, split)
+    inside = tuple(range(2, 2 * rank + 1, 2))
+    is_max = tf.equal(cells, tf.reduce_max(cells, axis=inside, keepdims=True))
+    offset = tf.zeros([], tf.int32)
+    for axis, pool in enumerate(pool_size):   # row-major offset inside the window
+        shape = [1] * (2 * rank + 2)
+        shape[2 + 2 * axis] = pool
+        offset = offset * pool + tf.reshape(tf.range(pool), shape)
+    window_cells = 1
+    for pool in pool_size:
+        window_cells *= pool
+    first = tf.reduce_min(tf.where(is_max, offset, window_cells), axis=inside, keepdims=True)
+    spread = tf.reshape(mxts, tf.concat(
+        [tf.shape(mxts)[:2], [d for w in windows for d in (w, 1)] + [channels]], 0))
+    routed = tf.where(tf.equal(offset, first)[None], spread, 0.0)
+    routed = tf.reshape(routed, tf.concat([tf.shape(mxts)[:2], covered + [channels]], 0))
+    return tf.pad(routed, [[0, 0], [0, 0]] + [[0, s - c] for s, c in zip(spatial, covered)]
+                  + [[0, 0]])

@@ -6,12 +6,16 @@ multiplier goes to the arg-max of the actual input inside its window (on a
 tie, the first maximum, as TensorFlow's max-pool gradient does); global max
 pools give the full multiplier to every position equal to the maximum.
 Summation-to-delta through a max pool holds whenever the reference is
-constant inside each window.
+constant inside each window. Max pools whose windows tile the input (the
+usual genomics and image layouts) route all tasks' multipliers in one fused
+kernel (``kernels.route_to_first_max``); other layouts use TensorFlow's
+max-pool gradient on the input repeated once per task.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
+from deeplift import kernels
 from deeplift.layers.base import Layer, RoutingLayer, map_streams, sign_split
 from deeplift.layers.helpers import (
     channels_last_op, parse_data_format, standardize_tuple,
@@ -63,8 +67,25 @@ class _MaxPool(_PoolOptions, Layer):
         # own difference by sign keeps "parts sum to the difference" true.
         return sign_split(fp.diff(self))
 
+    def _windows_tile_the_input(self) -> bool:
+        """Strides = pool size over a channels_last input of known shape,
+        with no padding (``same`` adds none when each window length divides
+        its axis): ``kernels.route_to_first_max`` applies."""
+        shape = self.inputs.get_shape()
+        if (self.strides != self.pool_size or self.data_format != DataFormat.channels_last
+                or len(shape) != len(self.pool_size) + 2 or None in shape[1:]):
+            return False
+        return self.padding == PaddingMode.valid or all(
+            size % pool == 0 for size, pool in zip(shape[1:-1], self.pool_size))
+
     def backward(self, fp, pos, neg):
         x, rows = fp.act_and_rows(self.inputs)
+        if self._windows_tile_the_input():
+            shape = self.inputs.get_shape()
+            spatial, channels = tuple(shape[1:-1]), shape[-1]
+            return [map_streams(
+                lambda m: kernels.route_to_first_max(m, x, rows, tuple(self.pool_size),
+                                                     spatial, channels), pos, neg)]
 
         def route(mxts):
             # The max-pool gradient of the input repeated once per task;

@@ -11,8 +11,9 @@ import pytest
 import deeplift.layers as L
 from deeplift.models import SequentialModel
 from deeplift.modes import NonlinearMxtsMode as M
-from helpers import (NP_ACTS, chain, compare_branches, linear_matrix, np_pool, op_act,
-                     op_globalmax, op_linear, op_maxpool, op_routing, run_lowlevel)
+from helpers import (NP_ACTS, chain, compare_branches, linear_matrix, np_maxpool_backward,
+                     np_pool, op_act, op_globalmax, op_linear, op_maxpool, op_routing,
+                     run_lowlevel)
 
 MAXPOOL = {1: L.MaxPool1D, 2: L.MaxPool2D, 3: L.MaxPool3D}
 AVGPOOL = {1: L.AvgPool1D, 2: L.AvgPool2D, 3: L.AvgPool3D}
@@ -333,3 +334,30 @@ def test_maxpool1d_tiling_windows_several_tasks_at_once(rng, length, padding):
         alone = func(task_idx=task, input_data_list=[x], input_references_list=[0.0],
                      batch_size=5)
         np.testing.assert_allclose(alone, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("spatial, pool, padding", [
+    ((6, 4), (2, 2), "valid"), ((7, 5), (3, 2), "valid"), ((6, 4), (3, 2), "same"),
+    ((4, 5, 4), (2, 2, 2), "valid")])
+def test_maxpool_2d_3d_tiling_windows_several_tasks_at_once(rng, spatial, pool, padding):
+    """Tiling 2-d and 3-d windows (uncovered tails included), many ties,
+    three tasks in one call: numpy's first-maximum routing of each task's
+    Dense weights, shared rows (each example twice in a row) included."""
+    from deeplift.models import SequentialModel
+
+    channels = 2
+    x = rng.integers(0, 3, size=(3,) + spatial + (channels,)).astype(np.float32)
+    x = np.repeat(x, 2, axis=0)  # consecutive repeats take the shared-rows path
+    pooled_shape = np_pool(x, pool, padding=padding).shape[1:]
+    W = rng.normal(size=(int(np.prod(pooled_shape)), 3)).astype(np.float32)
+    pool_class = L.MaxPool2D if len(spatial) == 2 else L.MaxPool3D
+    model = SequentialModel([L.Input(batch_shape=(None,) + spatial + (channels,)),
+                             pool_class(pool_size=pool, padding=padding),
+                             L.Flatten(), L.Dense(kernel=W, bias=np.zeros(3))])
+    func = model.get_target_multipliers_func(find_scores_layer_idx=0, target_layer_idx=-1)
+    together = func(task_idx=[0, 1, 2], input_data_list=[x], input_references_list=[0.0],
+                    batch_size=6)
+    for task in range(3):
+        m_pooled = np.broadcast_to(W[:, task].reshape(pooled_shape), (len(x),) + pooled_shape)
+        expected = np_maxpool_backward(x, m_pooled, pool, padding=padding)
+        np.testing.assert_allclose(together[task], expected, atol=1e-6)
