@@ -120,20 +120,19 @@ def _score(model, args) -> int:
               "use the Python API for functional models.", file=sys.stderr)
         return 2
     one_hot = _load_sequences(args.sequences)
-    contribs = model.get_target_contribs_func(0, args.target_layer)
-    hypothetical = util.get_hypothetical_contribs_func_onehot(
-        model.get_target_multipliers_func(0, args.target_layer))
+    both = _contribs_and_hypothetical_func(model, args.target_layer)
     num_refs = args.reference
     kwargs = dict(task_idx=list(args.task), batch_size=args.batch_size)
     if num_refs == 0:
-        kwargs.update(input_data_list=[one_hot], input_references_list=[0.0])
-        scores = contribs(progress_update=1000, **kwargs)
-        hyp = hypothetical(**kwargs)
+        stacked = both(input_data_list=[one_hot], input_references_list=[0.0],
+                       progress_update=1000, **kwargs)
     else:
-        kwargs.update(input_data_sequences=one_hot, num_refs_per_seq=num_refs, seed=args.seed)
-        scores = util.get_shuffle_seq_ref_function(contribs, dinuc_shuffle)(
+        stacked = util.get_shuffle_seq_ref_function(both, dinuc_shuffle)(
+            input_data_sequences=one_hot, num_refs_per_seq=num_refs, seed=args.seed,
             progress_update=max(1, len(one_hot) // 20), **kwargs)
-        hyp = util.get_shuffle_seq_ref_function(hypothetical, dinuc_shuffle)(**kwargs)
+    alphabet = one_hot.shape[-1]
+    scores = [s[..., :alphabet] for s in stacked]
+    hyp = [s[..., alphabet:] for s in stacked]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for task, task_scores, task_hyp in zip(args.task, scores, hyp):
@@ -142,6 +141,32 @@ def _score(model, args) -> int:
         save_modisco_inputs(one_hot, task_hyp, out, prefix=f"task{task}_")
     print(f"wrote scores for tasks {args.task} of {len(one_hot)} sequences to {out}")
     return 0
+
+
+def _contribs_and_hypothetical_func(model, target_layer_idx: int):
+    """A scoring function (for a list of tasks) returning, per task,
+    ``(N, L, 2A)``: the input's contributions and its hypothetical
+    contributions side by side, both from one compiled pass per batch, so
+    that ``get_shuffle_seq_ref_function`` averages them over the same
+    references in one go."""
+    from deeplift.genomics import hypothetical_from_multipliers
+    from deeplift.models import TargetScoringFunction
+
+    inp = model.get_layers()[0]
+    target = model._lookup(target_layer_idx, "target_layer_idx")
+    both = TargetScoringFunction([inp], [inp, inp], target, ("target_contribs", "mxts"),
+                                 return_list=True)
+
+    def score(task_idx, input_data_list, input_references_list, batch_size,
+              progress_update=None):
+        per_task = both(task_idx, input_data_list, batch_size=batch_size,
+                        progress_update=progress_update,
+                        input_references_list=input_references_list)
+        return [np.concatenate([contribs, hypothetical_from_multipliers(
+                    mxts, input_references_list[0])], axis=-1)
+                for contribs, mxts in per_task]
+
+    return score
 
 
 if __name__ == "__main__":

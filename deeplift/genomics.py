@@ -16,7 +16,7 @@ from deeplift.util import ProgressReporter
 
 __all__ = [
     "get_shuffle_seq_ref_function", "get_hypothetical_contribs_func_onehot",
-    "get_integrated_gradients_function",
+    "get_integrated_gradients_function", "hypothetical_from_multipliers",
     "mean_normalise_weights_for_sequence_convolution",
     "mean_normalise_softmax_weights", "ConvergenceWarning",
     "check_convergence",
@@ -165,16 +165,22 @@ def get_hypothetical_contribs_func_onehot(multipliers_function: Callable):
             task_idx=task_idx, input_data_list=input_data_list,
             input_references_list=input_references_list, batch_size=batch_size,
             progress_update=progress_update)
-        data = input_data_list[0] if isinstance(input_data_list, (list, tuple)) else input_data_list
         refs = (input_references_list[0] if isinstance(input_references_list, (list, tuple))
                 else input_references_list)
-        refs = np.broadcast_to(np.asarray(refs, np.float32), np.shape(data))
         is_list = isinstance(task_idx, (list, tuple, np.ndarray))
         per_task = multipliers if is_list else [multipliers]
-        results = [m - np.sum(refs * m, axis=-1, keepdims=True) for m in per_task]
+        results = [hypothetical_from_multipliers(m, refs) for m in per_task]
         return results if is_list else results[0]
 
     return hypothetical_contribs
+
+
+def hypothetical_from_multipliers(multipliers: np.ndarray, references) -> np.ndarray:
+    """``m[i, a] - sum_c r[i, c] m[i, c]`` (see
+    ``get_hypothetical_contribs_func_onehot``) for multipliers ``(n, L, A)``
+    and references broadcastable to them."""
+    refs = np.broadcast_to(np.asarray(references, np.float32), np.shape(multipliers))
+    return multipliers - np.sum(refs * multipliers, axis=-1, keepdims=True)
 
 
 def get_integrated_gradients_function(gradient_computation_function: Callable,

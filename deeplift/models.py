@@ -41,13 +41,20 @@ class TargetScoringFunction:
     """
 
     def __init__(self, input_layers: Sequence[Input], scored_layers: Sequence[Layer],
-                 target_layer: Layer, kind: str, return_list: bool):
+                 target_layer: Layer, kind, return_list: bool):
+        """``kind``: ``"target_contribs"`` or ``"mxts"``, or one of those per
+        scored layer (e.g. a layer's contributions and its multipliers from
+        the same passes)."""
         self.input_layers = list(input_layers)
         self.scored_layers = list(scored_layers)
         self.target_layer = target_layer
         self._return_list = return_list
         self._kind = kind
-        outputs = [SymbolicVar(layer, kind) for layer in self.scored_layers]
+        kinds = [kind] * len(self.scored_layers) if isinstance(kind, str) else list(kind)
+        if len(kinds) != len(self.scored_layers):
+            raise ValueError(f"{len(kinds)} kinds given for {len(self.scored_layers)} "
+                             f"scored layers.")
+        outputs = [SymbolicVar(layer, k) for layer, k in zip(self.scored_layers, kinds)]
         # The target's own difference from reference rides along (it is tiny)
         # for the convergence check.
         outputs.append(SymbolicVar(target_layer, "diff_from_reference"))
