@@ -38,7 +38,8 @@ def fused(function):
                                      reduce_retracing=True))
 
 
-def rescale_factor_body(x, x0, y, y0, grad):
+def _rescale_factor_body(x, x0, y, y0, grad):
+    """The shared body of the two rescale-factor kernels below."""
     dx = x - x0
     near_zero = tf.abs(dx) < NEAR_ZERO_THRESHOLD
     safe_dx = tf.where(near_zero, tf.ones_like(dx), dx)
@@ -48,14 +49,14 @@ def rescale_factor_body(x, x0, y, y0, grad):
 @fused
 def rescale_factor(x, x0, y, y0, grad):
     """``s = (y - y0) / (x - x0)``, or ``grad(x0)`` where ``|x - x0| < 1e-7``."""
-    return rescale_factor_body(x, x0, y, y0, grad)
+    return _rescale_factor_body(x, x0, y, y0, grad)
 
 
 @fused
 def rescale_factor_of_rows(x, x0, y, y0, rows, grad):
     """``rescale_factor`` of ``tf.gather(x, rows)`` and ``tf.gather(y, rows)``
     (see ``graph.ForwardPass``'s shared rows), gathering inside the loop."""
-    return rescale_factor_body(tf.gather(x, rows), x0, tf.gather(y, rows), y0, grad)
+    return _rescale_factor_body(tf.gather(x, rows), x0, tf.gather(y, rows), y0, grad)
 
 
 @fused
@@ -105,30 +106,49 @@ def split_by_spread(net, spread):
 
 
 @fused
-def overlap_add_taps(taps, in_length: int, out_length: int, num_taps: int,
-                     pad_before: int, dilation: int):
-    """Second half of a stride-1 transposed 1-d convolution.
+def overlap_add_taps(taps, in_spatial: tuple, out_spatial: tuple, kernel_size: tuple,
+                     pad_before: tuple, dilation: tuple):
+    """Second half of a stride-1 transposed convolution (1 to 3 spatial axes).
 
-    ``taps[r, i, k, c]`` (shape ``(R, out_length, num_taps, C)``) is output
-    position ``i``'s multiplier carried back through kernel tap ``k`` to
-    input channel ``c``; input position ``j`` collects
-    ``sum_k taps[r, j + pad_before - k * dilation, k, c]`` over the
-    positions ``i`` that exist. Returns ``(R, in_length, C)``. The lengths
-    are Python ints because ``reduce_retracing`` may trace ``taps`` with
-    unknown dimensions.
+    ``taps[r, *i, k, c]`` (shape ``(R, *out_spatial, K, C)``, ``k`` the
+    row-major index of a kernel tap ``(k_1, ..., k_d)``) is output position
+    ``i``'s multiplier carried back through that tap to input channel ``c``;
+    input position ``j`` collects, per axis, ``taps`` at
+    ``i = j + pad_before - k * dilation`` over the positions ``i`` that exist.
+    Returns ``(R, *in_spatial, C)``. The sizes are Python ints because
+    ``reduce_retracing`` may trace ``taps`` with unknown dimensions.
     """
+    rank = len(in_spatial)
     total = None
-    for k in range(num_taps):
-        shift = pad_before - k * dilation          # input j reads output j + shift
-        first, stop = max(0, -shift), min(in_length, out_length - shift)
-        if stop <= first:
+    tap_index = 0
+    for tap in _row_major(kernel_size):
+        index, paddings = [slice(None)], [[0, 0]]
+        for axis in range(rank):
+            shift = pad_before[axis] - tap[axis] * dilation[axis]  # j reads j + shift
+            first = max(0, -shift)
+            stop = min(in_spatial[axis], out_spatial[axis] - shift)
+            index.append(slice(first + shift, max(stop, first) + shift))
+            paddings.append([first, in_spatial[axis] - max(stop, first)])
+        index += [tap_index, slice(None)]
+        paddings.append([0, 0])
+        tap_index += 1
+        if any(sl.stop <= sl.start for sl in index[1:rank + 1]):
             continue
-        term = tf.pad(taps[:, first + shift:stop + shift, k, :],
-                      [[0, 0], [first, in_length - stop], [0, 0]])
+        term = tf.pad(taps[tuple(index)], paddings)
         total = term if total is None else total + term
     if total is None:
-        return tf.zeros(tf.stack([tf.shape(taps)[0], in_length, tf.shape(taps)[3]]))
+        return tf.zeros(tf.concat([tf.shape(taps)[:1], list(in_spatial), tf.shape(taps)[-1:]], 0))
     return total
+
+
+def _row_major(sizes: tuple):
+    """Every index tuple of an array of shape ``sizes``, last axis fastest."""
+    if not sizes:
+        yield ()
+        return
+    for head in range(sizes[0]):
+        for rest in _row_major(sizes[1:]):
+            yield (head,) + rest
 
 
 @fused

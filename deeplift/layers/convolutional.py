@@ -59,6 +59,42 @@ class _Conv(LinearLayer):
         return channels_last_op(conv, x, self.data_format)
 
     def transpose(self, mxts, kernel, template):
+        # A layer with few input channels and a large kernel (a first layer
+        # over one-hot DNA or grey-scale images) is where oneDNN's transposed
+        # convolution is slowest: it writes only a few channels per position.
+        # Instead, one matrix product takes every output position's
+        # multipliers back through all kernel taps at once, then the taps
+        # are shifted and added (fused by XLA). Used for stride 1 when those
+        # per-tap results are at most twice the size of the multipliers.
+        *kernel_size, in_channels, out_channels = self.kernel.shape
+        num_taps = 1
+        for size in kernel_size:
+            num_taps *= size
+        channels_first = self.data_format == DataFormat.channels_first
+        in_spatial = tuple(template.shape[2:] if channels_first else template.shape[1:-1])
+        out_spatial = tuple(mxts.shape[3:] if channels_first else mxts.shape[2:-1])
+        if (max(self.strides) == 1 and None not in in_spatial + out_spatial
+                and num_taps * in_channels <= 2 * out_channels):
+            return self._transpose_by_taps(mxts, kernel, template, in_spatial, out_spatial)
+        return self._transpose_op(mxts, kernel, template)
+
+    def _transpose_by_taps(self, mxts, kernel, template, in_spatial, out_spatial):
+        *kernel_size, in_channels, out_channels = self.kernel.shape
+        flat = to_channels_last(tf.reshape(mxts, tf.concat([[-1], tf.shape(mxts)[2:]], 0)),
+                                self.data_format)
+        rank = len(kernel_size)
+        by_tap = tf.reshape(tf.transpose(kernel, [rank + 1] + list(range(rank + 1))),
+                            [out_channels, -1])
+        per_tap = tf.reshape(tf.matmul(tf.reshape(flat, [-1, out_channels]), by_tap),
+                             [-1, *out_spatial, by_tap.shape[1] // in_channels, in_channels])
+        pad_before = tuple(0 if self.padding == PaddingMode.valid else ((k - 1) * d) // 2
+                           for k, d in zip(kernel_size, self.dilation_rate))
+        out = kernels.overlap_add_taps(per_tap, in_spatial, out_spatial, tuple(kernel_size),
+                                       pad_before, tuple(self.dilation_rate))
+        out = to_channels_first(out, self.data_format)
+        return tf.reshape(out, tf.concat([tf.shape(mxts)[:2], tf.shape(template)[1:]], 0))
+
+    def _transpose_op(self, mxts, kernel, template):
         # The transposed convolution op itself. (Differentiating the forward
         # convolution of zeros gives the same op, but for 1-d convolutions
         # the gradient of the squeeze around the 2-d op reads the forward
@@ -95,33 +131,6 @@ class Conv1D(_Conv):
         if stride is not None and strides is not None and stride != strides:
             raise ValueError("Conv1D: pass either stride or strides, not both.")
         super().__init__(kernel, bias, strides=stride or strides or 1, padding=padding, **kwargs)
-
-    def transpose(self, mxts, kernel, template):
-        # A first layer over one-hot DNA (4 input channels, long kernel) is
-        # where oneDNN's transposed convolution is slowest, because it
-        # writes only 4 channels per position. Instead: one matrix product
-        # takes every output position's multipliers back through all kernel
-        # taps at once, then the taps are shifted and added (fused by XLA).
-        # Used when those per-tap results are at most twice the size of the
-        # multipliers themselves.
-        taps, in_channels, out_channels = self.kernel.shape
-        channels_first = self.data_format == DataFormat.channels_first
-        in_length = template.shape[2 if channels_first else 1]
-        out_length = mxts.shape[-1 if channels_first else -2]
-        if (self.strides != (1,) or in_length is None or out_length is None
-                or taps * in_channels > 2 * out_channels):
-            return super().transpose(mxts, kernel, template)
-        flat = to_channels_last(tf.reshape(mxts, tf.concat([[-1], tf.shape(mxts)[2:]], 0)),
-                                self.data_format)
-        by_tap = tf.reshape(tf.transpose(kernel, [2, 0, 1]), [out_channels, taps * in_channels])
-        per_tap = tf.reshape(tf.matmul(tf.reshape(flat, [-1, out_channels]), by_tap),
-                             [-1, out_length, taps, in_channels])
-        dilation = self.dilation_rate[0]
-        pad_before = 0 if self.padding == PaddingMode.valid else ((taps - 1) * dilation) // 2
-        out = kernels.overlap_add_taps(per_tap, in_length, out_length, taps, pad_before,
-                                       dilation)
-        out = to_channels_first(out, self.data_format)
-        return tf.reshape(out, tf.concat([tf.shape(mxts)[:2], tf.shape(template)[1:]], 0))
 
 
 class Conv2D(_Conv):

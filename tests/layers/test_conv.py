@@ -234,3 +234,60 @@ def test_conv1d_few_input_channels_matches_numpy_reference(rng, monkeypatch):
     compare_branches(cases, task=2, atol=2e-5, rtol=2e-4)
     # the shift-and-add path ran for every case (two streams each)
     assert len(calls) == 2 * len(FEW_INPUT_CHANNEL_CONFIGS)
+
+
+# (spatial shape, kernel size, input channels, padding, dilation, data format):
+# 2-d and 3-d convolutions whose taps x input channels are at most twice the
+# output channels (grey-scale images), transposed by a matrix product and a
+# shift-and-add.
+FEW_INPUT_CHANNEL_CONFIGS_ND = [
+    ((6, 5), (3, 3), 1, "same", (1, 1), "channels_last"),
+    ((6, 5), (2, 3), 2, "valid", (1, 1), "channels_last"),
+    ((7, 6), (3, 2), 1, "same", (2, 1), "channels_last"),
+    ((6, 5), (3, 3), 1, "same", (1, 1), "channels_first"),
+    ((3, 4, 4), (2, 2, 2), 2, "valid", (1, 1, 1), "channels_last"),
+]
+
+
+def test_conv2d_conv3d_few_input_channels_match_numpy_reference(rng, monkeypatch):
+    from deeplift import kernels
+
+    calls = []
+    original = kernels.overlap_add_taps
+    monkeypatch.setattr(kernels, "overlap_add_taps",
+                        lambda *a: calls.append(a[1:]) or original(*a))
+    out_ch = 20
+    cases = []
+    for i, (spatial, ksize, in_ch, padding, dilation, data_format) in enumerate(
+            FEW_INPUT_CHANNEL_CONFIGS_ND):
+        K = rng.normal(size=ksize + (in_ch, out_ch))
+        b = rng.normal(size=out_ch)
+        ref = rng.normal(size=(3,) + spatial + (in_ch,))
+        x = ref + rng.normal(size=ref.shape)
+        conv_np = lambda v, K=K, p=padding, d=dilation: np_conv(v, K, None, 1, p, d)  # noqa: E731
+        out_shape = conv_np(np.zeros((1,) + spatial + (in_ch,))).shape[1:]
+        in_shape = spatial + (in_ch,)
+        J, _ = linear_matrix(conv_np, in_shape)
+        bias = np.broadcast_to(b, out_shape).reshape(-1)
+        Wd, bd = rng.normal(size=(int(np.prod(out_shape)), 3)), rng.normal(size=3)
+        f, g = NP_ACTS["relu"]
+        ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), None, op_linear(Wd.T, bd)]
+        if data_format == "channels_first":
+            in_shape, x, ref = (in_ch,) + spatial, _to_first(x), _to_first(ref)
+            conv_cf = lambda v, c=conv_np: _to_first(c(_to_last(v)))  # noqa: E731
+            J, _ = linear_matrix(conv_cf, in_shape)
+            bias = _to_first(np.broadcast_to(b, (1,) + out_shape))[0].reshape(-1)
+            P, _ = linear_matrix(lambda v: _to_last(v).reshape(len(v), -1),
+                                 (out_ch,) + out_shape[:-1])
+            ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), op_routing(P),
+                   op_linear(Wd.T, bd)]
+        conv_class = L.Conv2D if len(spatial) == 2 else L.Conv3D
+        layers = chain(L.Input(batch_shape=(None,) + in_shape),
+                       conv_class(kernel=K, bias=b, padding=padding, dilation_rate=dilation,
+                                  data_format=data_format),
+                       L.ReLU(nonlinear_mxts_mode=M.RevealCancel),
+                       L.Flatten(data_format=data_format), L.Dense(kernel=Wd, bias=bd))
+        cases.append((f"fewnd{i}", layers, ops, x.astype(np.float32), ref.astype(np.float32)))
+    compare_branches(cases, task=1, atol=2e-5, rtol=2e-4)
+    # the shift-and-add path ran for every case (two streams each)
+    assert len(calls) == 2 * len(FEW_INPUT_CHANNEL_CONFIGS_ND)
