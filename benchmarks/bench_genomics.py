@@ -17,8 +17,8 @@ Alongside, as a yardstick, ``tf.GradientTape`` gradient x input on the same
 sequences.
 
 The "floor" column is what the ratio would be if only the convolutions and
-matrix products cost time (most of it here) at equal speed
-forward and transposed. Per sequence x reference pair, with ``C`` the
+matrix products cost time (most of it here), at equal speed forward and
+transposed. Per sequence x reference pair, with ``C`` the
 multiply-adds of one forward pass through the network: the reference's
 forward pass costs ``C``, the sequence's ``C / R`` (a sequence scored
 against ``R`` references runs forward once), and each task's backward pass
