@@ -189,13 +189,53 @@ FEW_INPUT_CHANNEL_CONFIGS = [
 ]
 
 
-def test_conv1d_few_input_channels_matches_numpy_reference(rng, monkeypatch):
+@pytest.fixture
+def tap_calls(monkeypatch):
+    """Records each call of ``kernels.overlap_add_taps``, the second half of
+    the matmul-plus-shift-and-add transpose."""
     from deeplift import kernels
 
     calls = []
     original = kernels.overlap_add_taps
     monkeypatch.setattr(kernels, "overlap_add_taps",
                         lambda *a: calls.append(a[1:]) or original(*a))
+    return calls
+
+
+def _few_input_channel_case(rng, label, K, b, x, ref, padding, dilation, data_format):
+    """``(label, layers, numpy ops, x, ref)`` for Input -> ConvND(K, b) ->
+    ReLU(RevealCancel) -> Flatten -> Dense(3), the numpy side built from
+    ``np_conv``. ``x`` and ``ref`` are given channels_last; for
+    channels_first the library sees them transposed, and its Flatten undoes
+    the layout."""
+    out_ch = K.shape[-1]
+    conv_np = lambda v: np_conv(v, K, None, 1, padding, dilation)  # noqa: E731
+    in_shape = tuple(x.shape[1:])
+    J, _ = linear_matrix(conv_np, in_shape)
+    out_shape = conv_np(np.zeros((1,) + in_shape)).shape[1:]
+    bias = np.broadcast_to(b, out_shape).reshape(-1)
+    Wd, bd = rng.normal(size=(int(np.prod(out_shape)), 3)), rng.normal(size=3)
+    f, g = NP_ACTS["relu"]
+    ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), None, op_linear(Wd.T, bd)]
+    if data_format == "channels_first":
+        in_shape = (in_shape[-1],) + in_shape[:-1]
+        x, ref = _to_first(x), _to_first(ref)
+        J, _ = linear_matrix(lambda v: _to_first(conv_np(_to_last(v))), in_shape)
+        bias = _to_first(np.broadcast_to(b, (1,) + out_shape))[0].reshape(-1)
+        P, _ = linear_matrix(lambda v: _to_last(v).reshape(len(v), -1),
+                             (out_ch,) + out_shape[:-1])
+        ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), op_routing(P),
+               op_linear(Wd.T, bd)]
+    conv_class = {3: L.Conv1D, 4: L.Conv2D, 5: L.Conv3D}[K.ndim]
+    layers = chain(L.Input(batch_shape=(None,) + in_shape),
+                   conv_class(kernel=K, bias=b, padding=padding, dilation_rate=dilation,
+                              data_format=data_format),
+                   L.ReLU(nonlinear_mxts_mode=M.RevealCancel),
+                   L.Flatten(data_format=data_format), L.Dense(kernel=Wd, bias=bd))
+    return label, layers, ops, x.astype(np.float32), ref.astype(np.float32)
+
+
+def test_conv1d_few_input_channels_matches_numpy_reference(rng, tap_calls):
     out_ch = 16
     cases = []
     for i, (length, width, padding, dilation, data_format) in enumerate(
@@ -206,34 +246,11 @@ def test_conv1d_few_input_channels_matches_numpy_reference(rng, monkeypatch):
         ref = rng.normal(size=(3, length, IN_CH))
         x = ref + rng.normal(size=ref.shape)
         x[..., 2] = ref[..., 2]                          # dx == 0 on one channel
-        conv_np = lambda v, K=K, p=padding, d=dilation: np_conv(v, K, None, 1, p, d)  # noqa: E731
-        J, _ = linear_matrix(conv_np, (length, IN_CH))
-        out_shape = conv_np(np.zeros((1, length, IN_CH))).shape[1:]
-        bias = np.broadcast_to(b, out_shape).reshape(-1)
-        Wd, bd = rng.normal(size=(int(np.prod(out_shape)), 3)), rng.normal(size=3)
-        f, g = NP_ACTS["relu"]
-        ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), None, op_linear(Wd.T, bd)]
-        in_shape = (length, IN_CH)
-        if data_format == "channels_first":
-            # numpy side in channels_last order; the library sees the
-            # transposed input, and its Flatten undoes the layout.
-            in_shape, x, ref = (IN_CH, length), _to_first(x), _to_first(ref)
-            conv_cf = lambda v, c=conv_np: _to_first(c(_to_last(v)))  # noqa: E731
-            J, _ = linear_matrix(conv_cf, in_shape)
-            bias = _to_first(np.broadcast_to(b, (1,) + out_shape))[0].reshape(-1)
-            P, _ = linear_matrix(lambda v: _to_last(v).reshape(len(v), -1),
-                                 (out_ch, out_shape[0]))
-            ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), op_routing(P),
-                   op_linear(Wd.T, bd)]
-        layers = chain(L.Input(batch_shape=(None,) + in_shape),
-                       L.Conv1D(kernel=K, bias=b, padding=padding, dilation_rate=dilation,
-                                data_format=data_format),
-                       L.ReLU(nonlinear_mxts_mode=M.RevealCancel),
-                       L.Flatten(data_format=data_format), L.Dense(kernel=Wd, bias=bd))
-        cases.append((f"few{i}", layers, ops, x.astype(np.float32), ref.astype(np.float32)))
+        cases.append(_few_input_channel_case(rng, f"few{i}", K, b, x, ref, padding, dilation,
+                                             data_format))
     compare_branches(cases, task=2, atol=2e-5, rtol=2e-4)
     # the shift-and-add path ran for every case (two streams each)
-    assert len(calls) == 2 * len(FEW_INPUT_CHANNEL_CONFIGS)
+    assert len(tap_calls) == 2 * len(FEW_INPUT_CHANNEL_CONFIGS)
 
 
 # (spatial shape, kernel size, input channels, padding, dilation, data format):
@@ -249,13 +266,7 @@ FEW_INPUT_CHANNEL_CONFIGS_ND = [
 ]
 
 
-def test_conv2d_conv3d_few_input_channels_match_numpy_reference(rng, monkeypatch):
-    from deeplift import kernels
-
-    calls = []
-    original = kernels.overlap_add_taps
-    monkeypatch.setattr(kernels, "overlap_add_taps",
-                        lambda *a: calls.append(a[1:]) or original(*a))
+def test_conv2d_conv3d_few_input_channels_match_numpy_reference(rng, tap_calls):
     out_ch = 20
     cases = []
     for i, (spatial, ksize, in_ch, padding, dilation, data_format) in enumerate(
@@ -264,30 +275,8 @@ def test_conv2d_conv3d_few_input_channels_match_numpy_reference(rng, monkeypatch
         b = rng.normal(size=out_ch)
         ref = rng.normal(size=(3,) + spatial + (in_ch,))
         x = ref + rng.normal(size=ref.shape)
-        conv_np = lambda v, K=K, p=padding, d=dilation: np_conv(v, K, None, 1, p, d)  # noqa: E731
-        out_shape = conv_np(np.zeros((1,) + spatial + (in_ch,))).shape[1:]
-        in_shape = spatial + (in_ch,)
-        J, _ = linear_matrix(conv_np, in_shape)
-        bias = np.broadcast_to(b, out_shape).reshape(-1)
-        Wd, bd = rng.normal(size=(int(np.prod(out_shape)), 3)), rng.normal(size=3)
-        f, g = NP_ACTS["relu"]
-        ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), None, op_linear(Wd.T, bd)]
-        if data_format == "channels_first":
-            in_shape, x, ref = (in_ch,) + spatial, _to_first(x), _to_first(ref)
-            conv_cf = lambda v, c=conv_np: _to_first(c(_to_last(v)))  # noqa: E731
-            J, _ = linear_matrix(conv_cf, in_shape)
-            bias = _to_first(np.broadcast_to(b, (1,) + out_shape))[0].reshape(-1)
-            P, _ = linear_matrix(lambda v: _to_last(v).reshape(len(v), -1),
-                                 (out_ch,) + out_shape[:-1])
-            ops = [op_linear(J, bias), op_act(f, g, M.RevealCancel), op_routing(P),
-                   op_linear(Wd.T, bd)]
-        conv_class = L.Conv2D if len(spatial) == 2 else L.Conv3D
-        layers = chain(L.Input(batch_shape=(None,) + in_shape),
-                       conv_class(kernel=K, bias=b, padding=padding, dilation_rate=dilation,
-                                  data_format=data_format),
-                       L.ReLU(nonlinear_mxts_mode=M.RevealCancel),
-                       L.Flatten(data_format=data_format), L.Dense(kernel=Wd, bias=bd))
-        cases.append((f"fewnd{i}", layers, ops, x.astype(np.float32), ref.astype(np.float32)))
+        cases.append(_few_input_channel_case(rng, f"fewnd{i}", K, b, x, ref, padding, dilation,
+                                             data_format))
     compare_branches(cases, task=1, atol=2e-5, rtol=2e-4)
     # the shift-and-add path ran for every case (two streams each)
-    assert len(calls) == 2 * len(FEW_INPUT_CHANNEL_CONFIGS_ND)
+    assert len(tap_calls) == 2 * len(FEW_INPUT_CHANNEL_CONFIGS_ND)
