@@ -12,6 +12,9 @@ distinct callable, i.e. once per activation layer.
 """
 from __future__ import annotations
 
+import itertools
+import math
+
 import tensorflow as tf
 
 #: |dx| below which the rescale factor dy/dx is replaced by f'(x0).
@@ -120,8 +123,8 @@ def overlap_add_taps(taps, in_spatial: tuple, out_spatial: tuple, kernel_size: t
     """
     rank = len(in_spatial)
     total = None
-    tap_index = 0
-    for tap in _row_major(kernel_size):
+    row_major_taps = itertools.product(*(range(size) for size in kernel_size))
+    for tap_index, tap in enumerate(row_major_taps):
         index, paddings = [slice(None)], [[0, 0]]
         for axis in range(rank):
             shift = pad_before[axis] - tap[axis] * dilation[axis]  # j reads j + shift
@@ -131,7 +134,6 @@ def overlap_add_taps(taps, in_spatial: tuple, out_spatial: tuple, kernel_size: t
             paddings.append([first, in_spatial[axis] - max(stop, first)])
         index += [tap_index, slice(None)]
         paddings.append([0, 0])
-        tap_index += 1
         if any(sl.stop <= sl.start for sl in index[1:rank + 1]):
             continue
         term = tf.pad(taps[tuple(index)], paddings)
@@ -139,16 +141,6 @@ def overlap_add_taps(taps, in_spatial: tuple, out_spatial: tuple, kernel_size: t
     if total is None:
         return tf.zeros(tf.concat([tf.shape(taps)[:1], list(in_spatial), tf.shape(taps)[-1:]], 0))
     return total
-
-
-def _row_major(sizes: tuple):
-    """Every index tuple of an array of shape ``sizes``, last axis fastest."""
-    if not sizes:
-        yield ()
-        return
-    for head in range(sizes[0]):
-        for rest in _row_major(sizes[1:]):
-            yield (head,) + rest
 
 
 @fused
@@ -183,10 +175,8 @@ def route_to_first_max(mxts, x, rows, pool_size: tuple, spatial: tuple, channels
         shape = [1] * (2 * rank + 2)
         shape[2 + 2 * axis] = pool
         offset = offset * pool + tf.reshape(tf.range(pool), shape)
-    window_cells = 1
-    for pool in pool_size:
-        window_cells *= pool
-    first = tf.reduce_min(tf.where(is_max, offset, window_cells), axis=inside, keepdims=True)
+    first = tf.reduce_min(tf.where(is_max, offset, math.prod(pool_size)), axis=inside,
+                          keepdims=True)
     spread = tf.reshape(mxts, tf.concat(
         [tf.shape(mxts)[:2], [d for w in windows for d in (w, 1)] + [channels]], 0))
     routed = tf.where(tf.equal(offset, first)[None], spread, 0.0)

@@ -1,6 +1,8 @@
 """Convolutions: Conv1D, Conv2D and Conv3D on one shared base."""
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 
 from deeplift import kernels
@@ -67,9 +69,7 @@ class _Conv(LinearLayer):
         # are shifted and added (fused by XLA). Used for stride 1 when those
         # per-tap results are at most twice the size of the multipliers.
         *kernel_size, in_channels, out_channels = self.kernel.shape
-        num_taps = 1
-        for size in kernel_size:
-            num_taps *= size
+        num_taps = math.prod(kernel_size)
         channels_first = self.data_format == DataFormat.channels_first
         in_spatial = tuple(template.shape[2:] if channels_first else template.shape[1:-1])
         out_spatial = tuple(mxts.shape[3:] if channels_first else mxts.shape[2:-1])
