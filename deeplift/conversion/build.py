@@ -17,7 +17,11 @@ from typing import Callable
 from deeplift import layers as dl
 from deeplift.conversion import layer_converters
 from deeplift.conversion.errors import ConversionError
-from deeplift.conversion.spec import INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef
+from deeplift.conversion.spec import (
+    CALL_INPUTS_KEY, INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef,
+)
+from deeplift.conversion import converters_attention, converters_recurrent  # noqa: F401 (registers)
+from deeplift.conversion.subgraph import INPUT_SHAPES_KEY, NEEDS_INPUT_SHAPES, Subgraph
 from deeplift.models import GraphModel, SequentialModel
 
 MODE_ARGUMENTS = ("nonlinear_mxts_mode", "dense_mxts_mode", "conv_mxts_mode",
@@ -63,7 +67,8 @@ class _Builder:
         self.converters = {**layer_converters.CONVERTERS, **custom_conversion_funcs}
         self.by_name = {layer.name: layer for layer in spec.layers}
 
-    def convert_layer(self, layer: LayerSpec, name: str, position: int | None) -> list[dl.Layer]:
+    def convert_layer(self, layer: LayerSpec, name: str, position: int | None,
+                      node: int = 0, inputs: list[dl.Layer] = ()) -> list[dl.Layer]:
         modes = dict(self.modes)
         for key in (layer.name, position):
             if key is not None and key in self.layer_overrides:
@@ -78,6 +83,11 @@ class _Builder:
         config[layer_converters.KERAS_WEIGHTS_KEY] = layer.weights
         config[layer_converters.KERAS_MAJOR_KEY] = self.spec.keras_major
         config.setdefault("name", layer.name)
+        if layer.class_name in NEEDS_INPUT_SHAPES:
+            config[INPUT_SHAPES_KEY] = [tuple(x.get_shape()) for x in inputs]
+        if CALL_INPUTS_KEY in config:  # input names of this call only
+            calls = config[CALL_INPUTS_KEY]
+            config[CALL_INPUTS_KEY] = list(calls[node]) if node < len(calls) else []
         try:
             converted = self.converters[layer.class_name](
                 config=config, name=name, verbose=self.verbose, **modes)
@@ -92,6 +102,8 @@ class _Builder:
                 f"{self.spec.source}: the converter for layer {layer.name!r} "
                 f"({layer.class_name}) must return a non-empty list of deeplift layers; "
                 f"got {converted!r}.")
+        if isinstance(converted, Subgraph):
+            return converted
         for previous, current in zip(converted[:-1], converted[1:]):
             current.set_inputs(previous)
         return converted
@@ -107,8 +119,8 @@ class _Builder:
                                   f"with its input shape.")
         chain: list[dl.Layer] = [self.input_layer(first, "input")]
         for position, layer in enumerate(rest):
-            converted = self.convert_layer(layer, str(position), position)
-            converted[0].set_inputs(chain[-1])
+            converted = self.convert_layer(layer, str(position), position, 0, [chain[-1]])
+            _connect(converted, [chain[-1]], layer)
             chain.extend(converted)
         return SequentialModel(chain)
 
@@ -120,14 +132,14 @@ class _Builder:
         visiting: set = set()
 
         def produce(ref: TensorRef, referrer: str) -> dl.Layer:
-            if ref.tensor_index != 0:
-                raise ConversionError(
-                    f"{self.spec.source}: layer {referrer!r} uses output {ref.tensor_index} of "
-                    f"layer {ref.layer!r}; layers with several outputs are not supported.")
             key = (ref.layer, ref.node_index)
             if key not in outputs_of:
                 build_node(self.by_name[ref.layer], ref.node_index)
-            return outputs_of[key]
+            if ref.tensor_index >= len(outputs_of[key]):
+                raise ConversionError(
+                    f"{self.spec.source}: layer {referrer!r} uses output {ref.tensor_index} of "
+                    f"layer {ref.layer!r}, which gives {len(outputs_of[key])} output(s).")
+            return outputs_of[key][ref.tensor_index]
 
         def build_node(layer: LayerSpec, node: int) -> None:
             key = (layer.name, node)
@@ -141,18 +153,32 @@ class _Builder:
                 converted = [self.input_layer(layer, name)]
             else:
                 inputs = [produce(ref, layer.name) for ref in layer.inbound[node]]
-                converted = self.convert_layer(layer, name, None)
-                head = converted[0]
-                head.set_inputs(inputs if head.takes_list_input else _single(inputs, layer))
+                converted = self.convert_layer(layer, name, None, node, inputs)
+                _connect(converted, inputs, layer)
             for deeplift_layer in converted:
                 name_to_layer[deeplift_layer.name] = deeplift_layer
-            outputs_of[key] = converted[-1]
+            outputs_of[key] = (converted.outputs if isinstance(converted, Subgraph)
+                               else [converted[-1]])
             visiting.discard(key)
 
         for layer, node in pending:
             build_node(layer, node)
         input_names = [f"{ref.layer}_0" for ref in self.spec.inputs]
         return GraphModel(name_to_layer, input_names)
+
+
+def _connect(converted: list[dl.Layer], inputs: list[dl.Layer], layer: LayerSpec) -> None:
+    """Feeds the Keras layer's input tensors to its converted layers."""
+    if isinstance(converted, Subgraph):
+        if len(inputs) != len(converted.entries):
+            raise ConversionError(
+                f"layer {layer.name!r} ({layer.class_name}) was converted for "
+                f"{len(converted.entries)} input(s); the model gives it {len(inputs)}.")
+        for entry, tensor in zip(converted.entries, inputs):
+            entry.set_inputs(tensor)
+        return
+    head = converted[0]
+    head.set_inputs(inputs if head.takes_list_input else _single(inputs, layer))
 
 
 def _single(inputs: list, layer: LayerSpec):

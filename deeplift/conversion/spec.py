@@ -49,6 +49,13 @@ KERAS_HISTORY_KEY = "keras_history"
 KERAS_TENSOR_CLASS = "__keras_tensor__"
 
 INPUT_LAYER_CLASS = "InputLayer"
+#: Layers whose calls pass tensors by keyword: their call signature's tensor
+#: arguments in order. Their inputs are recorded by name (positional ones
+#: first) under ``CALL_INPUTS_KEY`` in the config: one list per call.
+TENSOR_KWARG_SIGNATURES = {
+    "MultiHeadAttention": ("query", "value", "key", "attention_mask"),
+}
+CALL_INPUTS_KEY = "call_inputs"
 DEFAULT_ACTIVATION = "linear"
 BATCH_NORM_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 # Layers that always own weights: finding none means the file lost them.
@@ -470,6 +477,33 @@ def _collect_keras_tensors(obj: Any) -> list[_LocalRef]:
     return []
 
 
+def _named_call_tensors(node: Any, signature: tuple[str, ...]
+                        ) -> tuple[list[str], list[_LocalRef]]:
+    """The tensors of one call, named by ``signature``: positional arguments
+    first, then keyword arguments in signature order (both dialects)."""
+    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        positional = [_collect_keras_tensors(arg) for arg in node.get(NODE_ARGS_KEY) or []]
+        keywords = {key: _collect_keras_tensors(value)
+                    for key, value in (node.get(NODE_KWARGS_KEY) or {}).items()}
+    elif isinstance(node, (list, tuple)) and len(node) == 1 and len(node[0]) >= 3:
+        # Keras 2: [[name, node, tensor, {kwarg: [name, node, tensor], ...}]]
+        first = node[0]
+        positional = [[(first[0], int(first[1]), int(first[2]))]]
+        keywords = {key: _collect_list_refs(value)
+                    for key, value in (first[3] if len(first) > 3 else {}).items()}
+    else:
+        return [], []
+    names, refs = [], []
+    for name, found in zip(signature, positional):
+        names += [name] * len(found)
+        refs += found
+    for name in signature:
+        found = keywords.get(name) or []
+        names += [name] * len(found)
+        refs += found
+    return names, refs
+
+
 class _Parser:
     """Parses model configs of either dialect into :class:`_Model` trees."""
 
@@ -625,6 +659,11 @@ class _Parser:
 
     def _parse_node(self, node: Any, entry: _Entry) -> list[_LocalRef]:
         """Input tensors of one call, from either inbound-node dialect."""
+        if entry.class_name in TENSOR_KWARG_SIGNATURES and isinstance(entry.config, dict):
+            names, refs = _named_call_tensors(node, TENSOR_KWARG_SIGNATURES[entry.class_name])
+            if refs:
+                entry.config.setdefault(CALL_INPUTS_KEY, []).append(names)
+                return refs
         if isinstance(node, dict):  # Keras 3
             refs = _collect_keras_tensors(node.get(NODE_ARGS_KEY, []))
             if not refs:  # called with keyword arguments only
