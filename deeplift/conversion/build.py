@@ -21,6 +21,7 @@ from deeplift.conversion.spec import (
     CALL_INPUTS_KEY, INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef,
 )
 from deeplift.conversion import converters_attention, converters_recurrent  # noqa: F401 (registers)
+from deeplift.conversion import fallback
 from deeplift.conversion.subgraph import INPUT_SHAPES_KEY, NEEDS_INPUT_SHAPES, Subgraph
 from deeplift.models import GraphModel, SequentialModel
 
@@ -66,6 +67,7 @@ class _Builder:
         self.layer_overrides = layer_overrides
         self.converters = {**layer_converters.CONVERTERS, **custom_conversion_funcs}
         self.by_name = {layer.name: layer for layer in spec.layers}
+        self.fallback_classes: set[str] = set()
 
     def convert_layer(self, layer: LayerSpec, name: str, position: int | None,
                       node: int = 0, inputs: list[dl.Layer] = ()) -> list[dl.Layer]:
@@ -83,7 +85,9 @@ class _Builder:
         config[layer_converters.KERAS_WEIGHTS_KEY] = layer.weights
         config[layer_converters.KERAS_MAJOR_KEY] = self.spec.keras_major
         config.setdefault("name", layer.name)
-        if layer.class_name in NEEDS_INPUT_SHAPES:
+        if layer.class_name in self.fallback_classes:
+            config["_fallback_class"] = layer.class_name
+        if layer.class_name in NEEDS_INPUT_SHAPES or layer.class_name in self.fallback_classes:
             config[INPUT_SHAPES_KEY] = [tuple(x.get_shape()) for x in inputs]
         if CALL_INPUTS_KEY in config:  # input names of this call only
             calls = config[CALL_INPUTS_KEY]
@@ -190,7 +194,8 @@ def _single(inputs: list, layer: LayerSpec):
 
 def build_model(spec: ModelSpec, *, nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
                 maxpool_deeplift_mode, verbose: bool = True, layer_overrides: dict | None = None,
-                custom_conversion_funcs: dict[str, Callable] | None = None):
+                custom_conversion_funcs: dict[str, Callable] | None = None,
+                fallback_steps: int | None = None, live_model=None):
     """Builds the DeepLIFT model of ``spec``: a ``SequentialModel`` for
     Sequential Keras models, a ``GraphModel`` otherwise.
 
@@ -199,8 +204,14 @@ def build_model(spec: ModelSpec, *, nonlinear_mxts_mode, dense_mxts_mode, conv_m
             unsupported options, or a converter failure, naming the file.
     """
     custom_conversion_funcs = dict(custom_conversion_funcs or {})
+    fallbacks = {}
+    if fallback_steps is not None:
+        fallbacks = fallback.converters_for(spec, fallback_steps, custom_conversion_funcs,
+                                            live_model)
+        custom_conversion_funcs.update(fallbacks)
     check_supported(spec, custom_conversion_funcs)
     modes = dict(nonlinear_mxts_mode=nonlinear_mxts_mode, dense_mxts_mode=dense_mxts_mode,
                  conv_mxts_mode=conv_mxts_mode, maxpool_deeplift_mode=maxpool_deeplift_mode)
     builder = _Builder(spec, modes, verbose, dict(layer_overrides or {}), custom_conversion_funcs)
+    builder.fallback_classes = set(fallbacks)
     return builder.build_sequential() if spec.is_sequential else builder.build_functional()

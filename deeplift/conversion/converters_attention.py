@@ -82,14 +82,15 @@ def multi_head_attention_conversion(config, name, verbose, nonlinear_mxts_mode, 
     query = project("query_proj", entries["query"], wq, bq, scale)
     key = project("key_proj", entries.get("key", entries["value"]), wk, bk)
     value = project("value_proj", entries["value"], wv, bv)
-    scores = Product(SCORES, name=f"{name}/scores", verbose=verbose).set_inputs([query, key])
+    scores = Product(SCORES, nonlinear_mxts_mode=nonlinear_mxts_mode, name=f"{name}/scores",
+                     verbose=verbose).set_inputs([query, key])
     softmax_inputs = [scores] + ([entries["attention_mask"]] if "attention_mask" in entries
                                  else [])
     attention = MaskedSoftmax(attention_softmax_mode(nonlinear_mxts_mode),
                               name=f"{name}/attention", verbose=verbose
                               ).set_inputs(softmax_inputs)
-    combined = Product(COMBINE, name=f"{name}/combine", verbose=verbose
-                       ).set_inputs([attention, value])
+    combined = Product(COMBINE, nonlinear_mxts_mode=nonlinear_mxts_mode,
+                       name=f"{name}/combine", verbose=verbose).set_inputs([attention, value])
     output = EinsumDense(output_equation, wo, bo, name=name, verbose=verbose
                          ).set_inputs(combined)
     ordered = [entries[n] for n in names]

@@ -29,6 +29,22 @@ from deeplift.modes import NonlinearMxtsMode
 GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
 
 
+_PROTOTYPES: dict[tuple, dl.Layer] = {}
+
+
+def share_callables(layer: dl.Layer) -> dl.Layer:
+    """Points ``layer.fn``/``layer.grad`` at those of one prototype per
+    activation kind and parameters. The fused rule kernels are traced once
+    per distinct callable; an unrolled layer has thousands of identical
+    activations, which would otherwise each trigger an XLA compilation."""
+    params = tuple(sorted((k, v) for k, v in vars(layer).items()
+                          if isinstance(v, (int, float)) and not isinstance(v, bool)))
+    key = (type(layer), params)
+    prototype = _PROTOTYPES.setdefault(key, layer)
+    layer.fn, layer.grad = prototype.fn, prototype.grad
+    return layer
+
+
 class _Unroller:
     """Builds the layers of one recurrent layer over ``steps`` time steps."""
 
@@ -57,8 +73,9 @@ class _Unroller:
         builder = ACTIVATIONS[act]
         if builder is None:
             return source
-        return self.add(builder(self.config, name=f"{self.name}/{label}", verbose=self.verbose,
-                                nonlinear_mxts_mode=self.mode), source)
+        layer = builder(self.config, name=f"{self.name}/{label}", verbose=self.verbose,
+                        nonlinear_mxts_mode=self.mode)
+        return self.add(share_callables(layer), source)
 
     def dense(self, label, kernel, bias, source):
         return self.add(dl.Dense(kernel, bias, name=f"{self.name}/{label}", verbose=self.verbose),
@@ -70,7 +87,8 @@ class _Unroller:
                               verbose=self.verbose), source)
 
     def product(self, label, a, b):
-        return self.add(Product(name=f"{self.name}/{label}", verbose=self.verbose), [a, b])
+        return self.add(Product(name=f"{self.name}/{label}", verbose=self.verbose,
+                                nonlinear_mxts_mode=self.mode), [a, b])
 
     def plus(self, label, terms):
         terms = [t for t in terms if t is not None]
@@ -249,7 +267,8 @@ def bidirectional_conversion(config, name, verbose, nonlinear_mxts_mode, **_):
     elif mode == "sum":
         merged = dl.Add(name=name, verbose=verbose).set_inputs([fwd, bwd])
     elif mode == "mul":
-        merged = Product(name=name, verbose=verbose).set_inputs([fwd, bwd])
+        merged = Product(name=name, verbose=verbose, nonlinear_mxts_mode=nonlinear_mxts_mode
+                         ).set_inputs([fwd, bwd])
     elif mode == "ave":
         total = dl.Add(name=f"{name}/sum", verbose=verbose).set_inputs([fwd, bwd])
         layers.append(total)
