@@ -63,7 +63,8 @@ def tape_gradient(model, inputs, task=0):
             tape.watch(t)
         out = model(tensors if len(tensors) > 1 else tensors[0])
         out = tf.reshape(out, [tf.shape(out)[0], -1])[:, task]
-    return [g.numpy() for g in tape.gradient(out, tensors)]
+    grads = tape.gradient(out, tensors)
+    return [np.zeros_like(x) if g is None else g.numpy() for g, x in zip(grads, inputs)]
 
 
 def keras_out(model, inputs, task=0):

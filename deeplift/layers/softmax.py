@@ -17,9 +17,10 @@ multipliers run the same steps backwards:
 ``m_e = rbar m_y + s_r sum(ebar m_y)``, then the exp rule onto ``z``. Both
 sum exactly to ``y - y0``. Gradient mode uses the exact softmax Jacobian.
 
-Masked entries (mask <= 0.5) are excluded and their output is 0, as Keras 3
-does (a fully masked row gives zeros); the mask must be the same for the
-input and the reference.
+Masked entries (mask <= 0.5) are excluded and their output is 0, as in
+Keras; a fully masked row gives zeros here (Keras versions differ on such
+rows: uniform weights in tf_keras and Keras 3's fused attention path). The
+mask must be the same for the input and the reference.
 """
 from __future__ import annotations
 
