@@ -28,21 +28,26 @@ def unsupported_classes(spec: ModelSpec, custom: dict) -> list[str]:
 def _keras_layer_from_file(config, class_name, source):
     if class_name in REFUSED_FROM_FILES:
         raise ConversionError(
-            f"{source}: layer {config.get('name')!r} is a {class_name}; the fallback never "
+            f"layer {config.get('name')!r} is a {class_name}; the fallback never "
             f"rebuilds Lambda layers from a file (that would run code stored in it). Convert "
             f"the live model instead, or pass custom_conversion_funcs={{{class_name!r}: fn}}.")
     import keras
 
     keras_config = {k: v for k, v in config.items()
                     if k not in (layer_converters.KERAS_WEIGHTS_KEY,
-                                 layer_converters.KERAS_MAJOR_KEY, INPUT_SHAPES_KEY)}
-    try:
-        layer = keras.layers.deserialize({"class_name": class_name, "config": keras_config})
-    except (TypeError, ValueError) as err:
+                                 layer_converters.KERAS_MAJOR_KEY, INPUT_SHAPES_KEY)
+                    and not k.startswith("_")}
+    cls = getattr(keras.layers, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
         raise ConversionError(
-            f"{source}: the fallback for layer {config.get('name')!r} ({class_name}) only "
-            f"rebuilds Keras built-in classes from a file; {class_name} is not one ({err}). "
-            f"Convert the live model instead, or pass custom_conversion_funcs.") from None
+            f"the fallback for layer {config.get('name')!r} ({class_name}) only "
+            f"rebuilds Keras built-in classes (keras.layers.*) from a file; {class_name} is "
+            f"not one. Convert the live model instead, or pass custom_conversion_funcs.")
+    try:
+        layer = cls.from_config(keras_config)
+    except (TypeError, ValueError) as err:
+        raise ConversionError(f"the fallback cannot rebuild layer {config.get('name')!r} "
+                              f"({class_name}) from its config: {err}") from None
     shapes = config.get(INPUT_SHAPES_KEY) or []
     layer.build(shapes[0] if len(shapes) == 1 else shapes)
     layer.set_weights(config[layer_converters.KERAS_WEIGHTS_KEY])
