@@ -200,10 +200,12 @@ class Layer:
         """Stops seeding: compiled functions then return zero multipliers."""
         self._active = False
 
-    def update_task_index(self, task_index: int) -> None:
-        """Selects the target neuron (flat index) read at call time."""
+    def update_task_index(self, task_index: int | tuple) -> None:
+        """Selects the target neuron read at call time: a flat index, or a
+        tuple with one index per axis of this layer's per-example shape."""
         self._require_scoring_mode("update_task_index")
-        self._task_index = int(task_index)
+        self._task_index = (tuple(int(i) for i in task_index) if isinstance(task_index, tuple)
+                            else int(task_index))
 
     def _require_scoring_mode(self, what: str) -> None:
         if self._scoring_mode is None:
