@@ -155,6 +155,11 @@ class Model:
     def _input_layers(self) -> list[Input]:
         raise NotImplementedError
 
+    def get_output_layers(self) -> dict[str, Layer]:
+        """The model's outputs: the layer producing each, keyed by output
+        name (for converted models the Keras output layer's name)."""
+        raise NotImplementedError
+
     def _lookup(self, key, argument: str) -> Layer:
         """The layer at index/name ``key``; errors quote ``argument``."""
         raise NotImplementedError
@@ -198,8 +203,11 @@ class SequentialModel(Model):
     Layers that are not yet connected are chained in order.
     """
 
-    def __init__(self, layers: Sequence[Layer]):
+    def __init__(self, layers: Sequence[Layer], output_name: str | None = None):
+        """``output_name``: the name of the model's output (the converter
+        passes the last Keras layer's name); default the last layer's."""
         self._layers = list(layers)
+        self._output_name = output_name
         if not self._layers or not isinstance(self._layers[0], Input):
             raise ValueError("SequentialModel: the first layer must be an Input layer.")
         for previous, layer in zip(self._layers[:-1], self._layers[1:]):
@@ -212,6 +220,9 @@ class SequentialModel(Model):
 
     def _input_layers(self):
         return [self._layers[0]]
+
+    def get_output_layers(self) -> dict[str, Layer]:
+        return {self._output_name or self._layers[-1].name: self._layers[-1]}
 
     def _lookup(self, idx, argument: str) -> Layer:
         try:
@@ -251,14 +262,28 @@ class GraphModel(Model):
         name_to_layer: mapping layer name -> layer (insertion order kept).
         input_layer_names: names of the ``Input`` layers, in the order
             scoring functions receive their arrays.
+        output_layer_names: output name -> name of the layer producing that
+            output (the converter maps each Keras output layer's name);
+            default: every layer that feeds no other layer, by its own name.
     """
 
-    def __init__(self, name_to_layer: dict, input_layer_names: Sequence[str]):
+    def __init__(self, name_to_layer: dict, input_layer_names: Sequence[str],
+                 output_layer_names: dict[str, str] | None = None):
         self._name_to_layer = dict(name_to_layer)
         self._input_layer_names = list(input_layer_names)
         for name in self._input_layer_names:
             if not isinstance(self._lookup(name, "input_layer_names"), Input):
                 raise ValueError(f"GraphModel: input layer {name!r} is not an Input layer.")
+        if output_layer_names is None:
+            members = {id(layer) for layer in self._name_to_layer.values()}
+            output_layer_names = {
+                name: name for name, layer in self._name_to_layer.items()
+                if not any(id(c) in members for c in layer.get_output_layers())}
+        self._outputs = {out: self._lookup(name, "output_layer_names")
+                         for out, name in output_layer_names.items()}
+
+    def get_output_layers(self) -> dict[str, Layer]:
+        return dict(self._outputs)
 
     def get_name_to_layer(self) -> dict:
         return self._name_to_layer
