@@ -116,11 +116,17 @@ class TargetScoringFunction:
             raise ValueError("return_convergence_delta needs a contributions function "
                              "(get_target_contribs_func), not multipliers.")
         refs = util.format_references(input_references_list, self.input_layers, inputs)
+        # Layers that merge inputs need one reference batch size: when some
+        # references are per example, the shared ones are repeated too.
+        mixed = len({per_example for _, per_example in refs}) > 1
         shared_seed = None if targets.per_example else tf.constant(targets.seed)
         progress = util.ProgressReporter(total, progress_update)
         pieces = [[] for _ in range(len(self.scored_layers) + 1)]
         for batch in util.iterate_batches(total, batch_size):
             batch_refs = [ref[batch] if per_example else ref for ref, per_example in refs]
+            if mixed:
+                batch_refs = [np.broadcast_to(r, (batch.stop - batch.start,) + r.shape[1:])
+                              for r in batch_refs]
             seed = targets.batch(batch) if shared_seed is None else shared_seed
             try:
                 outputs = self._run_batch([x[batch] for x in inputs], batch_refs, seed)

@@ -117,6 +117,11 @@ def test_reference_forms_agree(net):
                for k, v in forms.items()}
     _assert_same(results["one_example"], results["per_example"])
     _assert_same(results["leading_one"], results["per_example"])
+    # one input's reference per example, the other's shared (the two meet in
+    # a Concat, which needs one reference batch size)
+    mixed = net.contribs(0, net.xs, batch_size=7,
+                         input_references_list=[forms["per_example"][0], r_vec])
+    _assert_same(mixed, results["per_example"])
     # scalars broadcast to every entry
     _assert_same(net.contribs(0, net.xs, input_references_list=[0.5, -1.0]),
                  net.contribs(0, net.xs, input_references_list=[np.full((N, 6, 2), 0.5),
