@@ -1,6 +1,7 @@
 """DeepLIFT layers and the mode enums, importable as ``deeplift.layers.X``."""
 from deeplift.layers.activations import (
-    ELU, PReLU, ReLU, Activation, HardSigmoid, Sigmoid, Softmax, Softplus, Tanh,
+    ELU, GELU, SELU, Activation, Exponential, HardSigmoid, HardSiLU, HardSwish, Mish, PReLU,
+    ReLU, Sigmoid, SiLU, Softmax, Softplus, Softsign, Swish, Tanh,
 )
 from deeplift.layers.base import Input, Layer, SymbolicVar
 from deeplift.layers.convolutional import Conv1D, Conv2D, Conv3D
@@ -25,6 +26,7 @@ __all__ = [
     "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
     "GlobalAvgPool1D", "GlobalAvgPool2D", "BatchNormalization", "Activation",
     "ReLU", "PReLU", "ELU", "Sigmoid", "HardSigmoid", "Tanh", "Softmax",
-    "Softplus", "NonlinearMxtsMode", "DenseMxtsMode", "ConvMxtsMode",
+    "Softplus", "SiLU", "Swish", "GELU", "HardSiLU", "HardSwish", "Mish", "SELU",
+    "Softsign", "Exponential", "NonlinearMxtsMode", "DenseMxtsMode", "ConvMxtsMode",
     "MaxPoolDeepLiftMode", "ScoringMode", "PaddingMode", "DataFormat",
 ]
