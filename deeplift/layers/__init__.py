@@ -5,6 +5,8 @@ from deeplift.layers.activations import (
 )
 from deeplift.layers.base import Input, Layer, SymbolicVar
 from deeplift.layers.convolutional import Conv1D, Conv2D, Conv3D
+from deeplift.layers.depthwise import DepthwiseConv1D, DepthwiseConv2D
+from deeplift.layers.transposed import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from deeplift.layers.core import (
     Add, Concat, Cropping1D, Cropping2D, Dense, Flatten, NoOp, Reshape,
     ZeroPadding1D, ZeroPadding2D,
@@ -22,7 +24,8 @@ from deeplift.modes import (
 __all__ = [
     "Layer", "Input", "SymbolicVar", "Dense", "Flatten", "Reshape", "NoOp",
     "Concat", "Add", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D",
-    "Conv1D", "Conv2D", "Conv3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+    "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D",
+    "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "MaxPool1D", "MaxPool2D", "MaxPool3D",
     "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
     "GlobalAvgPool1D", "GlobalAvgPool2D", "BatchNormalization", "Activation",
     "ReLU", "PReLU", "ELU", "Sigmoid", "HardSigmoid", "Tanh", "Softmax",
