@@ -46,6 +46,8 @@ def randomise(model, seed):
             new.append(np.asarray(value, np.float32))
         if new:
             layer.set_weights(new)
+            if hasattr(layer, "finalize_state"):  # Normalization: recompute its mean/std
+                layer.finalize_state()
     return model
 
 
