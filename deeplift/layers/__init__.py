@@ -21,6 +21,7 @@ from deeplift.layers.reshaping import (
     Cropping3D, Permute, RepeatVector, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding3D,
 )
 from deeplift.layers.transposed import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
+from deeplift.layers.wrappers import TimeDistributed
 from deeplift.modes import (
     ConvMxtsMode, DataFormat, DenseMxtsMode, MaxPoolDeepLiftMode,
     NonlinearMxtsMode, PaddingMode, ScoringMode,
@@ -32,7 +33,7 @@ __all__ = [
     "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D",
     "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "ScaleShift",
     "UpSampling1D", "UpSampling2D", "UpSampling3D", "Permute", "RepeatVector",
-    "ZeroPadding3D", "Cropping3D", "GlobalMaxPool3D", "GlobalAvgPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+    "ZeroPadding3D", "Cropping3D", "GlobalMaxPool3D", "GlobalAvgPool3D", "TimeDistributed", "MaxPool1D", "MaxPool2D", "MaxPool3D",
     "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
     "GlobalAvgPool1D", "GlobalAvgPool2D", "BatchNormalization", "Product", "Activation",
     "ReLU", "PReLU", "ELU", "Sigmoid", "HardSigmoid", "Tanh", "Softmax",

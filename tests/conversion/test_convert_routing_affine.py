@@ -131,3 +131,45 @@ def test_bad_arguments():
         dl.Permute((1, 1))
     with pytest.raises(ValueError, match="axis 0"):
         dl.ScaleShift(scale=[1.0], axis=0)
+
+
+def time_distributed_model(K):
+    L = K.layers
+    return K.Sequential([
+        K.Input((3, 5, 5, 2)),
+        L.TimeDistributed(L.Conv2D(3, 2, activation="relu"), name="td_conv"),   # 3x4x4x3
+        L.TimeDistributed(L.MaxPooling2D(2), name="td_pool"),                   # 3x2x2x3
+        L.TimeDistributed(L.Flatten(), name="td_flat"),                         # 3x12
+        L.TimeDistributed(L.Dense(4, activation="tanh"), name="td_dense"),      # 3x4
+        L.Flatten(name="flat"),
+        L.Dense(2, name="out"),
+    ], name=f"td_{K.__name__}")
+
+
+def time_distributed_dense_model(K):
+    L = K.layers
+    return K.Sequential([
+        K.Input((4, 3)),
+        L.TimeDistributed(L.Dense(5, activation="sigmoid"), name="td_dense"),
+        L.TimeDistributed(L.Dense(3), name="td_linear"),
+        L.Flatten(name="flat"),
+        L.Dense(2, name="out"),
+    ], name=f"tdd_{K.__name__}")
+
+
+def test_time_distributed_keras3(tmp_path):
+    K = importlib.import_module("keras")
+    model = randomise(time_distributed_model(K), seed=11)
+    x, ref = _inputs(model, 3)
+    # max pooling inside: Gradient vs GradientTape and forward from every format
+    check_conversion(model, tmp_path, x, ref, sources=("live", "keras", "h5"), delta_modes=())
+    model = randomise(time_distributed_dense_model(K), seed=12)
+    x, ref = _inputs(model, 4)
+    check_conversion(model, tmp_path, x, ref, sources=("keras",),
+                     delta_modes=(M.Rescale, M.RevealCancel), gradient=False)
+
+
+def test_time_distributed_keras2_h5(tmp_path):
+    model = randomise(time_distributed_model(importlib.import_module("tf_keras")), seed=13)
+    x, ref = _inputs(model, 5)
+    check_conversion(model, tmp_path, x, ref, sources=("h5",), delta_modes=(), gradient=False)
