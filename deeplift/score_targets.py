@@ -166,19 +166,26 @@ class ScoreTarget:
         for (they are then passed as ``task_idx``)."""
         if not self.profile:
             return None
-        predict = self.model._prediction_func(self.input_layers, self.target)
-        logits = predict(feeds, batch_size=batch_size)
+        logits = self._compiled("predict")(feeds, batch_size=batch_size)
         one_hots = [targets_mod.task_weights(t, self.target_shape, self.target.name)
                     for t in self.tasks]
         return one_hots + [targets_mod.profile_weights(logits, axis=1)]
 
-    def _both_function(self):
-        """Contributions and multipliers of the sequence input from one pass."""
+    def _compiled(self, kind: str):
+        """The target's prediction function (``"predict"``) or the
+        contributions-and-multipliers function of the sequence input
+        (``"both"``, one pass), built once per ``ScoreTarget`` so that
+        repeated ``score`` calls (e.g. one per shard) trace once."""
         from deeplift.models import TargetScoringFunction
 
-        seq = self.sequence_input
-        return TargetScoringFunction(self.input_layers, [seq, seq], self.target,
-                                     ("target_contribs", "mxts"), return_list=True)
+        cache = self.__dict__.setdefault("_compiled_cache", {})
+        if kind not in cache:
+            seq = self.sequence_input
+            cache[kind] = (
+                self.model._prediction_func(self.input_layers, self.target) if kind == "predict"
+                else TargetScoringFunction(self.input_layers, [seq, seq], self.target,
+                                           ("target_contribs", "mxts"), return_list=True))
+        return cache[kind]
 
     def score(self, one_hot: np.ndarray, num_refs: int = 0, batch_size: int = 256,
               seed: int = 1, progress_update: int | None = None,
@@ -206,7 +213,7 @@ class ScoreTarget:
         weights = self.weights(feeds, batch_size)
         target_kwargs = ({"task_idx": list(self.tasks)} if weights is None
                          else {"target_weights": weights})
-        both = self._both_function()
+        both = self._compiled("both")
         position = self.input_layers.index(self.sequence_input)
 
         def run(rows, task_idx=None, target_weights=None, input_data_list=None,

@@ -212,3 +212,28 @@ def test_score_errors_on_a_two_headed_model(bpnet, tmp_path, rng, capsys, extra,
     err = capsys.readouterr().err
     for word in words:
         assert word in err
+
+
+def test_select_target_scores_shards_like_one_run_with_one_trace(bpnet, tmp_path, rng):
+    """What a shard worker does: select the target once from the command's
+    arguments, then score pieces of the sequences; the pieces equal one run
+    over all of them, and the compiled function is traced once."""
+    import argparse
+
+    from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files
+    from deeplift.score_targets import add_target_arguments, select_target
+
+    parser = argparse.ArgumentParser()
+    add_target_arguments(parser)
+    args = parser.parse_args(["--output", "profile", "--target", "profile", "--task", "3,1"])
+    target = select_target(convert_model_from_saved_files(str(bpnet[1]),
+                                                          nonlinear_mxts_mode="Rescale"), args)
+    assert target.labels == ["profile_task3_1", "profile_profile"]
+    one_hot, bias = _bp_data(tmp_path, rng, num=4)
+    whole = target.score(one_hot, batch_size=3, other_inputs={"bias_0": bias})
+    for rows in (slice(0, 1), slice(1, 4)):
+        piece = target.score(one_hot[rows], batch_size=3, other_inputs={"bias_0": bias[rows]})
+        for (contribs, hyp), (all_contribs, all_hyp) in zip(piece, whole):
+            np.testing.assert_allclose(contribs, all_contribs[rows], atol=1e-6)
+            np.testing.assert_allclose(hyp, all_hyp[rows], atol=1e-6)
+    assert target._compiled("both")._fn.experimental_get_tracing_count() == 1
