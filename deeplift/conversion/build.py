@@ -18,14 +18,13 @@ from deeplift import layers as dl
 from deeplift.conversion import layer_converters
 # Imported for their registrations in layer_converters' tables.
 from deeplift.conversion import (  # noqa: F401
-    converters_activations, converters_convolutional, converters_preprocessing,
-    converters_reshaping, converters_wrappers,
+    converters_activations, converters_attention, converters_convolutional,
+    converters_preprocessing, converters_recurrent, converters_reshaping, converters_wrappers,
 )
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.spec import (
     CALL_INPUTS_KEY, INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef,
 )
-from deeplift.conversion import converters_attention, converters_recurrent  # noqa: F401 (registers)
 from deeplift.conversion import fallback
 from deeplift.conversion.subgraph import INPUT_SHAPES_KEY, NEEDS_INPUT_SHAPES, Subgraph
 from deeplift.models import GraphModel, SequentialModel

@@ -1,6 +1,7 @@
 """Conversion of sequence models beyond single layers: Embedding inputs, the
 opt-in per-layer fallback, and an Enformer-style block (conv stem,
-MultiHeadAttention, normalisation-free feed-forward, residual Add).
+MultiHeadAttention, GELU feed-forward, residual Add; LayerNormalization
+is not converted yet on this branch, so the block has none).
 
 Expectations: Keras forward passes and output differences, GradientTape,
 and the exact Rescale rule the fallback must approach.
@@ -114,7 +115,7 @@ def _enformer_block(L=8, channels=8, heads=2):
     h = keras.layers.Conv1D(channels, 3, padding="same", activation="relu", name="stem")(x)
     a = keras.layers.MultiHeadAttention(heads, channels // heads, name="mha")(h, h)
     h = keras.layers.Add(name="res1")([h, a])
-    f = keras.layers.Dense(2 * channels, activation="relu", name="ff1")(h)
+    f = keras.layers.Dense(2 * channels, activation="gelu", name="ff1")(h)
     f = keras.layers.Dense(channels, name="ff2")(f)
     h = keras.layers.Add(name="res2")([h, f])
     out = keras.layers.Dense(1, name="head")(keras.layers.GlobalAveragePooling1D()(h))
