@@ -27,6 +27,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from deeplift import kernels
+from deeplift.kernels import fused
 from deeplift.layers.base import Layer, map_streams
 from deeplift.modes import NonlinearMxtsMode
 
@@ -64,24 +65,33 @@ def _row_max(z, mask):
 
 
 class _Steps:
-    """The decomposition's intermediate quantities for one forward pass."""
+    """The decomposition's intermediate quantities for one forward pass
+    (computed by one fused kernel: they are attention-map sized)."""
 
     def __init__(self, z, z0, mask):
-        mask = _mask_like(mask, z)
-        z0 = tf.broadcast_to(z0, tf.shape(z))
-        shift = tf.maximum(_row_max(z, mask), _row_max(z0, mask))
-        self.x0 = z0 - shift
-        e, e0 = tf.exp(z - shift), tf.exp(self.x0)
-        if mask is not None:
-            e, e0 = tf.where(mask, e, 0.0), tf.where(mask, e0, 0.0)
-        total, total0 = tf.reduce_sum(e, -1, keepdims=True), tf.reduce_sum(e0, -1, keepdims=True)
-        r, r0 = tf.math.divide_no_nan(1.0, total), tf.math.divide_no_nan(1.0, total0)
-        self.mask = mask
-        self.dz = z - z0
-        self.s_exp = _ratio(e - e0, self.dz, e0)
-        self.s_inv = _ratio(r - r0, total - total0, -r0 * r0)
-        self.e_mid, self.r_mid = 0.5 * (e + e0), 0.5 * (r + r0)
-        self.y = e * r
+        self.mask = _mask_like(mask, z)
+        self.x0, self.s_exp, self.s_inv, self.e_mid, self.r_mid = _steps_kernel(
+            z, z0, self.mask)
+
+
+@fused
+def _steps_kernel(z, z0, mask):
+    z0 = tf.broadcast_to(z0, tf.shape(z))
+    shift = tf.maximum(_row_max(z, mask), _row_max(z0, mask))
+    x0 = z0 - shift
+    e, e0 = tf.exp(z - shift), tf.exp(x0)
+    if mask is not None:
+        e, e0 = tf.where(mask, e, 0.0), tf.where(mask, e0, 0.0)
+    total, total0 = tf.reduce_sum(e, -1, keepdims=True), tf.reduce_sum(e0, -1, keepdims=True)
+    r, r0 = tf.math.divide_no_nan(1.0, total), tf.math.divide_no_nan(1.0, total0)
+    return (x0, _ratio(e - e0, z - z0, e0), _ratio(r - r0, total - total0, -r0 * r0),
+            0.5 * (e + e0), 0.5 * (r + r0))
+
+
+@fused
+def _onto_scores(m, s_exp, s_inv, e_mid, r_mid):
+    """Rescale multipliers on ``z`` from those on ``y`` (``m``: ``(T, N, ...)``)."""
+    return s_exp * (r_mid * m + s_inv * tf.reduce_sum(e_mid * m, -1, keepdims=True))
 
 
 def _ratio(dy, dx, fallback):
@@ -134,6 +144,10 @@ def conserving_backward(layer: Layer, fp, mode: NonlinearMxtsMode, pos, neg):
     if mode == NonlinearMxtsMode.Gradient:
         y = fp.act(layer)
         return map_streams(lambda m: y * (m - tf.reduce_sum(m * y, -1, keepdims=True)), pos, neg)
+
+    if mode != NonlinearMxtsMode.RevealCancel:
+        return map_streams(lambda m: _onto_scores(m, steps.s_exp, steps.s_inv, steps.e_mid,
+                                                  steps.r_mid), pos, neg)
 
     def onto_e(m):
         return steps.r_mid * m + steps.s_inv * tf.reduce_sum(steps.e_mid * m, -1, keepdims=True)
