@@ -70,8 +70,15 @@ class _Steps:
 
     def __init__(self, z, z0, mask):
         self.mask = _mask_like(mask, z)
-        self.x0, self.s_exp, self.s_inv, self.e_mid, self.r_mid = _steps_kernel(
-            z, z0, self.mask)
+        self.z0 = z0
+        self.s_exp, self.s_inv, self.e_mid, self.r_mid = _steps_kernel(z, z0, self.mask)
+        self._z = z
+
+    @property
+    def x0(self):
+        """``z0 - c``, the exp step's reference input (RevealCancel only)."""
+        shift = tf.maximum(_row_max(self._z, self.mask), _row_max(self.z0, self.mask))
+        return tf.broadcast_to(self.z0, tf.shape(self._z)) - shift
 
 
 @fused
@@ -84,7 +91,7 @@ def _steps_kernel(z, z0, mask):
         e, e0 = tf.where(mask, e, 0.0), tf.where(mask, e0, 0.0)
     total, total0 = tf.reduce_sum(e, -1, keepdims=True), tf.reduce_sum(e0, -1, keepdims=True)
     r, r0 = tf.math.divide_no_nan(1.0, total), tf.math.divide_no_nan(1.0, total0)
-    return (x0, _ratio(e - e0, z - z0, e0), _ratio(r - r0, total - total0, -r0 * r0),
+    return (_ratio(e - e0, z - z0, e0), _ratio(r - r0, total - total0, -r0 * r0),
             0.5 * (e + e0), 0.5 * (r + r0))
 
 
