@@ -118,10 +118,18 @@ def _reveal_cancel_parts(layer, fp):
 
 
 def _reveal_cancel(layer, fp, pos, neg):
-    """``m_in+ = m+ dy+ / p``, ``m_in- = m- dy- / n`` (p, n kept off zero)."""
-    pos_in, neg_in = fp.parts(layer.inputs)
-    pos_out, neg_out = fp.parts(layer)
-    return kernels.reveal_cancel_multipliers(pos, neg, pos_in, neg_in, pos_out, neg_out)
+    """``m_in+ = m+ dy+ / p``, ``m_in- = m- dy- / n``, with ``dy±``
+    evaluated at ``p``, ``n`` nudged off zero (``kernels.reveal_cancel_slopes``).
+
+    The layer's own parts (``_reveal_cancel_parts``) stay un-nudged, so
+    contributions of an exactly-zero part stay 0 and sum to delta exactly.
+    """
+    def compute():
+        pos_in, neg_in = fp.parts(layer.inputs)
+        return kernels.reveal_cancel_slopes(fp.ref(layer.inputs), pos_in, neg_in, layer.fn)
+
+    slope_pos, slope_neg = fp.cached(layer, "reveal_cancel_slopes", compute)
+    return pos * slope_pos, neg * slope_neg
 
 
 register_rule(NonlinearMxtsMode.Rescale, _rescale)

@@ -89,7 +89,7 @@ class PReLU(Activation):
         self.alpha = as_float32_constant(alpha, "alpha", self.name)
 
     def fn(self, x):
-        return tf.where(x > 0, x, self.alpha * x)
+        return tf.where(x > 0, x, tf.cast(self.alpha, x.dtype) * x)
 
     def grad(self, x):
         return tf.where(x > 0, tf.ones_like(x), self.alpha * tf.ones_like(x))
