@@ -54,15 +54,17 @@ def check_convergence(delta: np.ndarray, target_diff_scale: float = 1.0,
     return delta
 
 
-def _call_shuffle(shuffle_func: Callable, seq, num_shufs: int, rng: np.random.Generator):
-    """``num_shufs`` shuffles of ``seq``; passes ``num_shufs``/``rng`` when
-    ``shuffle_func`` accepts them (as ``deeplift.dinuc_shuffle`` does)."""
+def _call_shuffle(shuffle_func: Callable, seq, num_shufs: int, rng: np.random.RandomState):
+    """``num_shufs`` shuffles of ``seq``, one ``shuffle_func(seq, rng=rng)``
+    call each when ``shuffle_func`` takes ``rng`` (as 0.6.13 called it, so
+    ``deeplift.dinuc_shuffle`` with the same seed gives 0.6.13's references),
+    else ``shuffle_func(seq)``."""
     try:
         params = inspect.signature(shuffle_func).parameters
     except (TypeError, ValueError):
         params = {}
-    if "num_shufs" in params and "rng" in params:
-        return list(shuffle_func(seq, num_shufs=num_shufs, rng=rng))
+    if "rng" in params:
+        return [shuffle_func(seq, rng=rng) for _ in range(num_shufs)]
     return [shuffle_func(seq) for _ in range(num_shufs)]
 
 
@@ -101,7 +103,7 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
         if pregen_refs is not None:
             pregen_refs = np.asarray(pregen_refs, np.float32)
             pregen_refs = pregen_refs.reshape((num_seqs, num_refs_per_seq) + pregen_refs.shape[-2:])
-        rng = np.random.default_rng(seed)
+        rng = np.random.RandomState(seed)   # as 0.6.13, for identical references
         seqs_per_chunk = max(1, int(batch_size) // int(num_refs_per_seq))
         is_list = isinstance(task_idx, (list, tuple, np.ndarray))
         means = None
