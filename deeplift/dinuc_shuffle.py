@@ -22,7 +22,9 @@ import numpy as np
 
 from deeplift.dinuc_uniform import count_arrangements, shuffle_tokens_uniformly
 
-__all__ = ["SHUFFLE_METHODS", "SingleArrangementWarning", "dinuc_shuffle"]
+__all__ = ["SHUFFLE_METHODS", "SingleArrangementWarning", "dinuc_shuffle",
+           "string_to_char_array", "char_array_to_string", "one_hot_to_tokens",
+           "tokens_to_one_hot"]
 
 #: ``method`` values of ``dinuc_shuffle``.
 SHUFFLE_METHODS = ("original", "uniform")
@@ -130,6 +132,29 @@ def _shuffle_tokens_as_0_6(tokens: np.ndarray, num_symbols: int, num_shufs: int,
         walk = [node] + [node := step[node]() for _ in range(length - 1)]
         shuffled[shuf] = walk
     return shuffled
+
+
+def string_to_char_array(seq: str) -> np.ndarray:
+    """ASCII codes of ``seq`` as an int8 array of shape (L,) (the original's helper)."""
+    return np.frombuffer(seq.encode("ascii"), dtype=np.int8).copy()
+
+
+def char_array_to_string(arr: np.ndarray) -> str:
+    """Inverse of ``string_to_char_array``."""
+    return np.asarray(arr, dtype=np.int8).tobytes().decode("ascii")
+
+
+def one_hot_to_tokens(one_hot: np.ndarray) -> np.ndarray:
+    """Row index of the 1 in each row of an (L, D) one-hot array; an all-zero
+    row gets token D. Returns an int array of shape (L,)."""
+    return _one_hot_to_codes(np.asarray(one_hot)).astype(np.int64)
+
+
+def tokens_to_one_hot(tokens: np.ndarray, one_hot_dim: int) -> np.ndarray:
+    """Inverse of ``one_hot_to_tokens``: (L,) tokens in [0, D] to an (L, D)
+    float array, token D giving an all-zero row."""
+    lookup = np.concatenate([np.eye(one_hot_dim), np.zeros((1, one_hot_dim))])
+    return lookup[np.asarray(tokens)]
 
 
 def _as_random_state(rng: RngLike) -> np.random.RandomState | np.random.Generator:

@@ -7,8 +7,9 @@ from typing import Sequence
 
 import numpy as np
 
-from deeplift import util
+from deeplift import graph, util
 from deeplift.layers.base import Input, Layer, SymbolicVar
+from deeplift.rules import report_resolved_modes
 from deeplift.scoring import build_graph_function, validate_tasks
 
 __all__ = ["Model", "SequentialModel", "GraphModel", "TargetScoringFunction"]
@@ -175,7 +176,8 @@ class SequentialModel(Model):
         for previous, layer in zip(self._layers[:-1], self._layers[1:]):
             if layer.inputs is None:
                 layer.set_inputs(previous)
-        self._layers[-1].build_fwd_pass_vars()
+        graph.infer_shapes([self._layers[-1]])
+        report_resolved_modes(self._layers, strict=False)
 
     def get_layers(self) -> list[Layer]:
         return self._layers
@@ -229,6 +231,7 @@ class GraphModel(Model):
         for name in self._input_layer_names:
             if not isinstance(self._lookup(name, "input_layer_names"), Input):
                 raise ValueError(f"GraphModel: input layer {name!r} is not an Input layer.")
+        report_resolved_modes(self._name_to_layer.values(), strict=False)
 
     def get_name_to_layer(self) -> dict:
         return self._name_to_layer

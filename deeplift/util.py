@@ -13,10 +13,14 @@ import numpy as np
 import tensorflow as tf
 
 from deeplift.layers.base import Input, Layer, SymbolicVar
+from deeplift.legacy import (  # noqa: F401  (the original's names)
+    NEAR_ZERO_THRESHOLD, assert_is_not_type, assert_is_type, enum, is_type,
+)
 
 __all__ = [
     "compile_func", "run_function_in_batches", "connect_list_of_layers",
     "format_inputs", "format_references", "ProgressReporter",
+    "NEAR_ZERO_THRESHOLD", "enum", "is_type", "assert_is_type", "assert_is_not_type",
 ]
 
 
@@ -251,19 +255,36 @@ def connect_list_of_layers(deeplift_layers: Sequence[Layer]) -> None:
         layer.set_inputs(previous)
 
 
+def _one_input_as_list(value, inputs: Sequence[SymbolicVar]) -> list:
+    """The argument of a one-input compiled function as a one-element list.
+
+    Accepts, as the original did, a bare array or a list of per-example
+    arrays as well as a one-element list: a list of length 1 wraps the array
+    when its element has the input's rank (batch axis included), and is one
+    example otherwise.
+    """
+    rank = len(inputs[0].layer.get_batch_shape())
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1 and np.ndim(value[0]) == rank:
+            return list(value)
+        return [np.asarray(value, dtype=np.float32)]
+    return [value]
+
+
 def compile_func(inputs: Sequence[SymbolicVar], outputs):
     """Compiles symbolic quantities into a callable, as in the original API.
 
     Args:
         inputs: activation (and, for anything beyond a forward pass,
             reference) vars of ``Input`` layers, in the order the callable
-            will receive arrays.
+            will receive arrays (a single var may be passed bare).
         outputs: one ``SymbolicVar`` or a list of them.
 
     Returns:
-        ``f(list_of_arrays)`` returning one array or a list. Targets are the
-        layers downstream of the outputs on which ``set_scoring_mode`` was
-        called; their ``set_active``/``update_task_index`` state is read at
+        ``f(list_of_arrays)`` returning one array or a list; with one input
+        var, ``f`` also takes the array bare (or as a list of per-example
+        arrays). Targets are the layers (activation layers included)
+        downstream of the outputs on which ``set_scoring_mode`` was called; their ``set_active``/``update_task_index`` state is read at
         call time, so changing it after compiling is honoured.
     """
     from deeplift import graph
@@ -271,7 +292,7 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
 
     single = isinstance(outputs, SymbolicVar)
     outputs = [outputs] if single else list(outputs)
-    inputs = list(inputs)
+    inputs = [inputs] if isinstance(inputs, SymbolicVar) else list(inputs)
     for var in inputs:
         if not (isinstance(var, SymbolicVar) and isinstance(var.layer, Input)
                 and var.kind in ("activation", "reference")):
@@ -293,10 +314,10 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
         )
     targets = [l for l in graph.descendants([v.layer for v in outputs])
                if l._scoring_mode is not None]
-    fn = build_graph_function(input_layers, outputs, targets)
+    fn = build_graph_function(input_layers, outputs, targets, allow_activation_targets=True)
 
     def call(arrays):
-        arrays = list(arrays)
+        arrays = _one_input_as_list(arrays, inputs) if len(inputs) == 1 else list(arrays)
         if len(arrays) != len(inputs):
             raise ValueError(
                 f"The compiled function takes {len(inputs)} input array(s) "

@@ -3,9 +3,9 @@ from deeplift.layers.activations import (
     ELU, PReLU, ReLU, Activation, HardSigmoid, Sigmoid, Softmax, Softplus, Tanh,
 )
 from deeplift.layers.base import Input, Layer, SymbolicVar
-from deeplift.layers.convolutional import Conv1D, Conv2D, Conv3D
+from deeplift.layers.convolutional import Conv, Conv1D, Conv2D, Conv3D
 from deeplift.layers.core import (
-    Add, Concat, Cropping1D, Cropping2D, Dense, Flatten, NoOp, Reshape,
+    Blob, Node, Add, Concat, Cropping1D, Cropping2D, Dense, Flatten, NoOp, Reshape,
     ZeroPadding1D, ZeroPadding2D,
 )
 from deeplift.layers.normalization import BatchNormalization
@@ -15,7 +15,7 @@ from deeplift.layers.pooling import (
     GlobalMaxPool1D, GlobalMaxPool2D, MaxPool1D, MaxPool2D, MaxPool3D,
 )
 from deeplift.modes import (
-    ConvMxtsMode, DataFormat, DenseMxtsMode, MaxPoolDeepLiftMode,
+    ActivationNames, PoolMode, ConvMxtsMode, DataFormat, DenseMxtsMode, MaxPoolDeepLiftMode,
     NonlinearMxtsMode, PaddingMode, ScoringMode,
 )
 
@@ -28,4 +28,5 @@ __all__ = [
     "ReLU", "PReLU", "ELU", "Sigmoid", "HardSigmoid", "Tanh", "Softmax",
     "Softplus", "NonlinearMxtsMode", "DenseMxtsMode", "ConvMxtsMode",
     "MaxPoolDeepLiftMode", "ScoringMode", "PaddingMode", "DataFormat",
+    "PoolMode", "ActivationNames", "Blob", "Node", "Conv",
 ]
