@@ -100,6 +100,12 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
             raise ValueError(f"num_refs_per_seq must be a positive int; got {num_refs_per_seq!r}.")
         sequences = list(input_data_sequences)
         num_seqs = len(sequences)
+        if num_seqs == 0:    # empty scores shaped by the scoring function
+            empty = input_data_sequences if one_hot_func is None else one_hot_func([])
+            empty = np.asarray(empty, np.float32)
+            return score_computation_function(
+                task_idx=task_idx, input_data_list=[empty], input_references_list=[empty],
+                batch_size=batch_size, progress_update=None)
         if pregen_refs is not None:
             pregen_refs = np.asarray(pregen_refs, np.float32)
             pregen_refs = pregen_refs.reshape((num_seqs, num_refs_per_seq) + pregen_refs.shape[-2:])
@@ -133,8 +139,6 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
                     acc.append(m)
             progress.update(len(chunk))
         progress.close()
-        if means is None:
-            raise ValueError("input_data_sequences holds no sequences.")
         results = [np.concatenate(m, axis=0) for m in means]
         return results if is_list else results[0]
 

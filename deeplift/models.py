@@ -88,6 +88,11 @@ class TargetScoringFunction:
         tasks = validate_tasks(task_idx, self.target_layer)
         inputs = util.format_inputs(input_data_list, self.input_layers)
         refs = util.format_references(input_references_list, self.input_layers, inputs)
+        stand_in = util.stand_in_for_empty(inputs)
+        if stand_in is not None:     # zero examples: run one zero example, cut to [:0]
+            inputs = stand_in
+            refs = [(ref[:1] if not per_example else np.zeros_like(x), False)
+                    for (ref, per_example), x in zip(refs, stand_in)]
         task_tensor = np.array([tasks], np.int32)
         active = np.ones((1,), np.float32)
         total = inputs[0].shape[0]
@@ -101,6 +106,8 @@ class TargetScoringFunction:
             progress.update(batch.stop - batch.start)
         progress.close()
         merged = [np.concatenate(piece, axis=1) for piece in pieces[:-1]]
+        if stand_in is not None:
+            merged, pieces[-1], total = [m[:, :0] for m in merged], [pieces[-1][0][:0]], 0
         per_task = []
         for t in range(len(tasks)):
             layers_out = [m[t] for m in merged]
@@ -112,8 +119,10 @@ class TargetScoringFunction:
         if self._kind != "target_contribs":
             raise ValueError("return_convergence_delta needs a contributions function "
                              "(get_target_contribs_func), not multipliers.")
-        target_diff = np.concatenate(pieces[-1], axis=0).reshape(total, -1)[:, tasks].T
-        summed = sum(m.reshape(m.shape[0], total, -1).sum(axis=-1) for m in merged)
+        target = np.concatenate(pieces[-1], axis=0)
+        target_diff = target.reshape(total, int(np.prod(target.shape[1:])))[:, tasks].T
+        summed = sum(m.reshape(m.shape[0], total, int(np.prod(m.shape[2:]))).sum(axis=-1)
+                     for m in merged)
         delta = summed - target_diff
         return result, (delta if is_list else delta[0])
 
@@ -148,6 +157,11 @@ class Model:
 
         def predict(input_data_list, batch_size: int = 100, progress_update: int | None = None):
             inputs = util.format_inputs(input_data_list, input_layers)
+            stand_in = util.stand_in_for_empty(inputs)
+            if stand_in is not None:     # zero examples: run one zero example, cut to [:0]
+                out = fn(*stand_in, *placeholder_refs, np.zeros((0, 1), np.int32),
+                         np.zeros((0,), np.float32))
+                return out[0].numpy()[:0]
             total = inputs[0].shape[0]
             progress = util.ProgressReporter(total, progress_update)
             pieces = []

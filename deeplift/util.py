@@ -67,6 +67,26 @@ def _example_shape_matches(layer: Input, shape: tuple) -> bool:
         e is None or e == s for e, s in zip(expected, shape))
 
 
+def as_batch(array: np.ndarray, layer: Input) -> np.ndarray:
+    """``array``, or an empty ``[]`` given for zero examples reshaped to
+    ``(0, *example_shape)`` of ``layer`` (when that shape is fully known)."""
+    example_shape = layer.get_batch_shape()[1:]
+    if array.shape == (0,) and len(example_shape) > 0 and None not in example_shape:
+        return array.reshape((0,) + tuple(example_shape))
+    return array
+
+
+def stand_in_for_empty(arrays: Sequence[np.ndarray]) -> list[np.ndarray] | None:
+    """For zero examples, one all-zero example per array (``(1, ...)``), to
+    run in their place so that results get their shapes, then be cut to
+    ``[:0]`` on the example axis; None when there are examples. (Compiled
+    graphs are not run on empty batches: some TensorFlow kernels mishandle
+    them.)"""
+    if not arrays or np.shape(arrays[0])[0] != 0:
+        return None
+    return [np.zeros((1,) + tuple(np.shape(a)[1:]), np.float32) for a in arrays]
+
+
 def _check_finite(array: np.ndarray, what: str) -> None:
     if not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array.reshape(array.shape[0], -1)))[0][0] if array.ndim else 0
@@ -116,7 +136,7 @@ def format_inputs(input_data_list, input_layers: Sequence[Input]) -> list[np.nda
     arrays = []
     for layer, value in zip(input_layers, _as_list_by_input(input_data_list, input_layers,
                                                            "input_data_list")):
-        array = np.asarray(value, dtype=np.float32)
+        array = as_batch(np.asarray(value, dtype=np.float32), layer)
         if array.ndim == 0 or not _example_shape_matches(layer, array.shape[1:]):
             raise ValueError(
                 f"Input {layer.name!r}: expected data of shape "
@@ -234,6 +254,12 @@ def run_function_in_batches(func: Callable, input_data_list, learning_phase=None
     """
     del learning_phase
     input_data_list = [np.asarray(a) for a in input_data_list]
+    stand_in = stand_in_for_empty(input_data_list)
+    if stand_in is not None:   # zero examples: empty results shaped like func's
+        out = func(stand_in)
+        pieces = out if multimodal_output else [out]
+        empty = [np.asarray(p)[:0] for p in pieces]
+        return empty if multimodal_output else empty[0]
     total = len(input_data_list[0])
     progress = ProgressReporter(total, progress_update)
     pieces = []
@@ -242,8 +268,6 @@ def run_function_in_batches(func: Callable, input_data_list, learning_phase=None
         pieces.append(out if multimodal_output else [out])
         progress.update(batch.stop - batch.start)
     progress.close()
-    if not pieces:
-        raise ValueError("run_function_in_batches: input_data_list holds no examples.")
     merged = [np.concatenate([np.asarray(p[i]) for p in pieces], axis=0)
               for i in range(len(pieces[0]))]
     return merged if multimodal_output else merged[0]
@@ -325,9 +349,12 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
             )
         fed = {}
         for var, array in zip(inputs, arrays):
-            array = np.asarray(array, dtype=np.float32)
+            array = as_batch(np.asarray(array, dtype=np.float32), var.layer)
             _check_finite(array, f"Input {var.layer.name!r} ({var.kind})")
             fed[(id(var.layer), var.kind)] = array
+        stand_in = stand_in_for_empty(list(fed.values()))
+        if stand_in is not None:     # zero examples: run one zero example, return [:0]
+            fed = dict(zip(fed, stand_in))
         acts, refs = [], []
         for layer in input_layers:
             act = fed.get((id(layer), "activation"))
@@ -345,6 +372,8 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
         results = fn(*acts, *refs, tasks, active)
         results = [r.numpy()[0] if v.needs_backward else r.numpy()
                    for r, v in zip(results, outputs)]
+        if stand_in is not None:
+            results = [r[:0] for r in results]
         return results[0] if single else results
 
     return call
