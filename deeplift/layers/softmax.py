@@ -162,8 +162,11 @@ def conserving_backward(layer: Layer, fp, mode: NonlinearMxtsMode, pos, neg):
     m_pos, m_neg = map_streams(onto_e, pos, neg)
     if mode == NonlinearMxtsMode.RevealCancel:
         z_pos, z_neg = fp.parts(_inputs(layer)[0])
-        e_pos, e_neg = _exp_parts(layer, fp, mode, steps)
-        return kernels.reveal_cancel_multipliers(m_pos, m_neg, z_pos, z_neg, e_pos, e_neg)
+        slope_pos, slope_neg = kernels.reveal_cancel_slopes(steps.x0, z_pos, z_neg, tf.exp)
+        if steps.mask is not None:  # masked entries: e = e0 = 0 whatever z does
+            slope_pos = tf.where(steps.mask, slope_pos, 0.0)
+            slope_neg = tf.where(steps.mask, slope_neg, 0.0)
+        return m_pos * slope_pos, m_neg * slope_neg
     return map_streams(lambda m: steps.s_exp * m, m_pos, m_neg)
 
 
