@@ -214,12 +214,15 @@ class Softmax(Activation):
     """Softmax over the last axis.
 
     Args:
-        conserving: ``True`` uses the conserving rule of
-            ``deeplift.layers.softmax`` (exp, sum, reciprocal, product; sums
-            to delta); ``False`` the original's element-wise treatment
-            below; ``None`` (default) the conserving rule when the softmax
-            feeds other layers (inside a network) and the original's for a
-            final softmax, whose numbers then stay those of the original.
+        conserving: ``False`` (default) keeps the original package's
+            element-wise treatment below, so migrated models give the
+            original's numbers; ``True`` uses the conserving rule of
+            ``deeplift.layers.softmax`` (exp, sum, reciprocal, product: sums
+            to delta and credits every logit for every output); ``None``
+            the conserving rule when the softmax feeds other layers (inside
+            a network) and the original's for a final softmax.
+            ``deeplift.layers.softmax.use_conserving_softmax(model)`` switches
+            a converted model's inner softmaxes.
         nonlinear_mxts_mode, name, verbose: see ``Activation``.
 
     Original treatment: not element-wise, so Gradient-type rules use the
@@ -230,7 +233,7 @@ class Softmax(Activation):
     ``m * (dy+ + dy-)``, built from those parts, not ``m * (y - y0)``.
     """
 
-    def __init__(self, conserving: bool | None = None, **kwargs):
+    def __init__(self, conserving: bool | None = False, **kwargs):
         super().__init__(**kwargs)
         self.conserving = None if conserving is None else bool(conserving)
 

@@ -209,3 +209,20 @@ class MaskedSoftmax(Layer):
             zeros = tf.zeros(tf.concat([tf.shape(pos)[:2], mask_shape], 0))
             increments.append((zeros, zeros))
         return increments
+
+
+def use_conserving_softmax(model) -> list[str]:
+    """Switches every ``Softmax`` layer of ``model`` (a converted
+    ``GraphModel`` or ``SequentialModel``) that feeds other layers to the
+    conserving rule; a final softmax keeps the original's treatment.
+    Returns the names of the switched layers."""
+    from deeplift.layers.activations import Softmax
+
+    layers = (model.get_layers() if hasattr(model, "get_layers")
+              else list(model.get_name_to_layer().values()))
+    switched = []
+    for layer in layers:
+        if isinstance(layer, Softmax) and layer.get_output_layers():
+            layer.conserving = True
+            switched.append(layer.name)
+    return switched

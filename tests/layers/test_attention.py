@@ -67,7 +67,7 @@ def _softmax_net(conserving, mode):
 
 @pytest.mark.parametrize("mode", [M.Rescale, M.RevealCancel])
 def test_softmax_inside_a_network_sums_to_delta(mode):
-    model, rng = _softmax_net(None, mode)   # default: conserving, as it feeds a layer
+    model, rng = _softmax_net(None, mode)   # auto: conserving, as it feeds a layer
     xs = [rng.normal(size=(6, 3)).astype(np.float32) * 2]
     refs = [rng.normal(size=(6, 3)).astype(np.float32)]
     predict_out = model.get_prediction_function(input_layer_names=["x"], output_layer_name="out")
@@ -75,6 +75,15 @@ def test_softmax_inside_a_network_sums_to_delta(mode):
     for task in (0, 1):
         contribs = scores(model, "contribs", xs, refs, "x", "out", task)
         assert_sums(contribs, delta[:, task].astype(np.float64))
+
+
+def test_use_conserving_softmax_switches_inner_softmaxes_only():
+    from deeplift.layers.softmax import use_conserving_softmax
+
+    model, _ = _softmax_net(False, M.Rescale)
+    assert not model.get_name_to_layer()["soft"].uses_conserving_rule()
+    assert use_conserving_softmax(model) == ["soft"]
+    assert model.get_name_to_layer()["soft"].uses_conserving_rule()
 
 
 def test_final_softmax_keeps_the_original_numbers():
