@@ -50,6 +50,9 @@ def multi_head_attention_conversion(config, name, verbose, nonlinear_mxts_mode, 
     if axes not in (None, [1], (1,), 1, [-2], (-2,)):
         _unsupported(config, name, f"attention_axes={axes!r} is not supported; expected "
                                    f"the default (attention over the steps of rank-3 inputs)")
+    if config.get("use_causal_mask"):
+        _unsupported(config, name, "use_causal_mask=True is not supported; pass the causal "
+                                   "mask as attention_mask (a model input) instead")
     weights = list(config[KERAS_WEIGHTS_KEY])
     use_bias = config.get("use_bias", True)
     per_dense = 2 if use_bias else 1

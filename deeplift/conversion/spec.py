@@ -661,6 +661,11 @@ class _Parser:
         """Input tensors of one call, from either inbound-node dialect."""
         if entry.class_name in TENSOR_KWARG_SIGNATURES and isinstance(entry.config, dict):
             names, refs = _named_call_tensors(node, TENSOR_KWARG_SIGNATURES[entry.class_name])
+            call_kwargs = (node.get(NODE_KWARGS_KEY) if isinstance(node, dict)
+                           else node[0][3] if isinstance(node, (list, tuple)) and node
+                           and len(node[0]) > 3 else None) or {}
+            if isinstance(call_kwargs, dict) and call_kwargs.get("use_causal_mask"):
+                entry.config["use_causal_mask"] = True  # the converter refuses it
             if refs:
                 entry.config.setdefault(CALL_INPUTS_KEY, []).append(names)
                 return refs

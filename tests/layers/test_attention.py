@@ -174,3 +174,14 @@ def test_mask_reference_must_equal_the_mask(tmp_path):
     dl_model = convert(model, "k3_live", tmp_path, nonlinear_mxts_mode=M.Rescale)
     with pytest.raises(Exception, match="reference must equal the mask itself"):
         scores(dl_model, "contribs", xs, refs, ["q_0"], "head_0")
+
+
+@pytest.mark.parametrize("source", ["k3_live", "k2_h5"])
+def test_causal_mask_flag_is_refused(source, tmp_path):
+    from deeplift.conversion.errors import ConversionError
+
+    K = tf_keras if source == "k2_h5" else keras
+    q = K.Input((4, 6), name="q")
+    model = K.Model(q, K.layers.MultiHeadAttention(2, 3, name="mha")(q, q, use_causal_mask=True))
+    with pytest.raises(ConversionError, match="use_causal_mask=True is not supported"):
+        convert(model, source, tmp_path)
