@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from deeplift import util
+from deeplift import convergence, util
 from deeplift.layers.base import Input, Layer, SymbolicVar
 from deeplift.scoring import build_graph_function, validate_tasks
 
@@ -60,6 +60,7 @@ class TargetScoringFunction:
         outputs.append(SymbolicVar(target_layer, "diff_from_reference"))
         self._fn = build_graph_function(self.input_layers, outputs, [target_layer])
         self._outputs = outputs
+        self._convergence = convergence.plan_check(self.scored_layers, kinds, target_layer)
         self._shared_rows_fn = None
 
     def _run_batch(self, inputs: list[np.ndarray], refs: list[np.ndarray], tasks, active):
@@ -100,6 +101,12 @@ class TargetScoringFunction:
             progress.update(batch.stop - batch.start)
         progress.close()
         merged = [np.concatenate(piece, axis=1) for piece in pieces[:-1]]
+        target_diff = (np.concatenate(pieces[-1], axis=0).reshape(total, -1)[:, tasks].T
+                       if total else np.zeros((len(tasks), 0)))
+        if self._convergence is not None:
+            convergence.warn_if_not_conserved(
+                self._convergence, [merged[i] for i in self._convergence.positions],
+                target_diff, tasks)
         per_task = []
         for t in range(len(tasks)):
             layers_out = [m[t] for m in merged]
@@ -111,7 +118,6 @@ class TargetScoringFunction:
         if self._kind != "target_contribs":
             raise ValueError("return_convergence_delta needs a contributions function "
                              "(get_target_contribs_func), not multipliers.")
-        target_diff = np.concatenate(pieces[-1], axis=0).reshape(total, -1)[:, tasks].T
         summed = sum(m.reshape(m.shape[0], total, -1).sum(axis=-1) for m in merged)
         delta = summed - target_diff
         return result, (delta if is_list else delta[0])
