@@ -4,7 +4,10 @@
 layers that cannot be converted). ``deeplift score MODEL --sequences
 FASTA|NPY --task T [--task T2 ...] --mode MODE --reference zeros|shuffle:N
 --out DIR`` writes, per task, contributions, hypothetical contributions and
-the two modisco-lite input files.
+the two modisco-lite input files (max pools in ``--maxpool-mode``, default
+``cross_max``, which conserves for any reference; the Python API's default
+is the original's ``gradient``). ``deeplift check MODEL`` reports per layer
+where contributions stop adding up (see ``deeplift.cli_check``).
 """
 from __future__ import annotations
 
@@ -43,6 +46,9 @@ def _mode_note(layer) -> str:
     from deeplift.modes import NonlinearMxtsMode
     from deeplift.rules import effective_mode
 
+    pool_mode = getattr(layer, "maxpool_deeplift_mode", None)
+    if pool_mode is not None:
+        return f"  [{pool_mode.value}]"
     mode = getattr(layer, "nonlinear_mxts_mode", None)
     if mode is None:
         return ""
@@ -72,7 +78,8 @@ def _describe(model) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from deeplift.modes import NonlinearMxtsMode
+    from deeplift import cli_check
+    from deeplift.modes import MaxPoolDeepLiftMode, NonlinearMxtsMode
 
     parser = argparse.ArgumentParser(prog="deeplift", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,19 +100,32 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--batch-size", type=int, default=256)
     score.add_argument("--seed", type=int, default=1)
     score.add_argument("--out", required=True, help="output folder")
+    check = cli_check.add_parser(sub)
+    for command in (convert, score, check):
+        command.add_argument("--maxpool-mode", default=MaxPoolDeepLiftMode.cross_max.value,
+                             choices=[m.value for m in MaxPoolDeepLiftMode],
+                             help="max-pool rule (cross_max conserves for any reference; "
+                                  "gradient is the original's)")
     args = parser.parse_args(argv)
 
     from deeplift.conversion.errors import ConversionError
     from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files
 
     try:
-        model = convert_model_from_saved_files(args.model, nonlinear_mxts_mode=args.mode)
+        model = convert_model_from_saved_files(args.model, nonlinear_mxts_mode=args.mode,
+                                               maxpool_deeplift_mode=args.maxpool_mode)
     except (ConversionError, FileNotFoundError, ValueError) as err:
         print(f"deeplift: {err}", file=sys.stderr)
         return 2
     if args.command == "convert":
         print(_describe(model))
         return 0
+    if args.command == "check":
+        try:
+            return cli_check.run(model, args)
+        except (ValueError, OSError) as err:
+            print(f"deeplift check: {err}", file=sys.stderr)
+            return 2
     return _score(model, args)
 
 
