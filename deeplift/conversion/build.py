@@ -16,6 +16,11 @@ from typing import Callable
 
 from deeplift import layers as dl
 from deeplift.conversion import layer_converters
+# Imported for their registrations in layer_converters' tables.
+from deeplift.conversion import (  # noqa: F401
+    converters_activations, converters_convolutional, converters_preprocessing,
+    converters_reshaping, converters_wrappers,
+)
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.spec import INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef
 from deeplift.models import GraphModel, SequentialModel
