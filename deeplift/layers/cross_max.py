@@ -17,16 +17,19 @@ RevealCancel downstream conserves: a window's parts are ``r`` times the
 credited element's input parts, and both multiplier streams go back through
 the transpose of that map (``m_in± = sum r m±``).
 
-Windows are laid out as ``(B, *out, K, C)`` (``K`` cells per window,
-row-major): by a reshape when the windows tile the input (strides = pool
-size, the common layout), by ``K`` strided slices otherwise, by one reshape
-for global pools. Each public function is one XLA-compiled kernel.
+Window cells are laid out as ``(B, o_1, p_1, ..., o_k, p_k, C)`` by a
+reshape when the windows tile the input (strides = pool size, the common
+layout: no copy), as ``(B, *out, K, C)`` (``K`` cells per window, row-major)
+by ``K`` strided slices otherwise, and as ``(B, 1, ..., 1, K, C)`` by one
+reshape for global pools; ``Windows.cell_axes`` names the axes that run
+inside a window. Each public function is one XLA-compiled kernel.
 """
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 from deeplift.kernels import NEAR_ZERO_THRESHOLD, fused
@@ -70,6 +73,26 @@ class Windows:
     def global_pool(cls, rank: int) -> "Windows":
         return cls(None, (1,) * rank)
 
+    @property
+    def tiles(self) -> bool:
+        """Windows side by side (strides = pool size): the reshape layout."""
+        return self.in_spatial is not None and self.strides == self.pool_size
+
+    @property
+    def cell_axes(self) -> tuple[int, ...]:
+        """Axes of the cell layout that run inside a window."""
+        rank = len(self.out_spatial)
+        if self.tiles:
+            return tuple(range(2, 2 * rank + 1, 2))
+        return (rank + 1,)
+
+    def window_shape(self) -> list[int]:
+        """Per-example shape of one value per window in the cell layout
+        (size 1 on ``cell_axes``), channels as -1."""
+        if self.tiles:
+            return [d for o in self.out_spatial for d in (o, 1)] + [-1]
+        return list(self.out_spatial) + [1, -1]
+
 
 def _extract(v: tf.Tensor, win: Windows, fill: float) -> tf.Tensor:
     """``(B, *in, C) -> (B, *out, K, C)``: the cells of every window, padded
@@ -81,7 +104,7 @@ def _extract(v: tf.Tensor, win: Windows, fill: float) -> tf.Tensor:
     rank = len(win.in_spatial)
     # crop or pad every axis to the span the windows read
     span = [(o - 1) * s + p for o, s, p in zip(win.out_spatial, win.strides, win.pool_size)]
-    if win.strides == win.pool_size:
+    if win.tiles:
         span = [o * p for o, p in zip(win.out_spatial, win.pool_size)]
     after = [n - size - b for n, size, b in zip(span, win.in_spatial, win.pad_before)]
     v = v[(slice(None),) + tuple(slice(0, size + min(a, 0)) for size, a in
@@ -89,12 +112,9 @@ def _extract(v: tf.Tensor, win: Windows, fill: float) -> tf.Tensor:
     paddings = [[0, 0]] + [[b, max(a, 0)] for b, a in zip(win.pad_before, after)] + [[0, 0]]
     if any(b or a for b, a in paddings):
         v = tf.pad(v, paddings, constant_values=fill)
-    if win.strides == win.pool_size:
+    if win.tiles:
         split = [d for o, p in zip(win.out_spatial, win.pool_size) for d in (o, p)]
-        cells = tf.reshape(v, tf.concat([batch, split, channels], 0))
-        perm = [0] + [1 + 2 * a for a in range(rank)] + [2 + 2 * a for a in range(rank)]
-        cells = tf.transpose(cells, perm + [2 * rank + 1])
-        return tf.reshape(cells, tf.concat([batch, win.out_spatial, [-1], channels], 0))
+        return tf.reshape(v, tf.concat([batch, split, channels], 0))
     slices = []
     for offset in itertools.product(*(range(p) for p in win.pool_size)):
         index = (slice(None),) + tuple(
@@ -105,7 +125,7 @@ def _extract(v: tf.Tensor, win: Windows, fill: float) -> tf.Tensor:
 
 
 def _scatter(cells: tf.Tensor, template: tf.Tensor, win: Windows) -> tf.Tensor:
-    """Transpose of ``_extract``: ``(B, *out, K, C) -> (B, *in, C)``, each
+    """Transpose of ``_extract``: cell layout ``-> (B, *in, C)``, each
     cell added to the input element it was read from (``template`` gives
     the per-example input shape)."""
     zeros = tf.zeros(tf.concat([tf.shape(cells)[:1], tf.shape(template)[1:]], 0), cells.dtype)
@@ -115,22 +135,32 @@ def _scatter(cells: tf.Tensor, template: tf.Tensor, win: Windows) -> tf.Tensor:
     return tape.gradient(extracted, zeros, output_gradients=cells)
 
 
-def _first_max(cells: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """``(one_hot, max)`` over the window axis ``-2``: ``one_hot`` is 1.0 at
-    the first maximum of each window, ``max`` keeps the axis (size 1)."""
-    top = tf.reduce_max(cells, axis=-2, keepdims=True)
-    size = tf.shape(cells)[-2]
-    position = tf.reshape(tf.range(size), [-1, 1])
-    first = tf.reduce_min(tf.where(tf.equal(cells, top), position, size), axis=-2,
+def _first_max(cells: tf.Tensor, win: Windows) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(one_hot, max)`` over each window: ``one_hot`` is 1.0 at the first
+    maximum in row-major order inside the window; ``max`` keeps the window
+    axes (size 1)."""
+    axes = win.cell_axes
+    top = tf.reduce_max(cells, axis=axes, keepdims=True)
+    if win.tiles:
+        position = tf.zeros([], tf.int32)
+        for axis, pool in zip(axes, win.pool_size):
+            shape = [1] * cells.shape.rank
+            shape[axis] = pool
+            position = position * pool + tf.reshape(tf.range(pool), shape)
+        size = tf.constant(int(np.prod(win.pool_size)), tf.int32)
+    else:
+        size = tf.shape(cells)[-2]
+        position = tf.reshape(tf.range(size), [-1, 1])
+    first = tf.reduce_min(tf.where(tf.equal(cells, top), position, size), axis=axes,
                           keepdims=True)
     return tf.cast(tf.equal(position, first), cells.dtype), top
 
 
 def _credits(x, x0, win: Windows):
-    """Per window cell, the credit it receives (``(B, *out, K, C)``: at most
-    one non-zero cell per window)."""
-    on_x, max_x = _first_max(_extract(x, win, float("-inf")))
-    on_ref, max_ref = _first_max(_extract(x0, win, float("-inf")))
+    """Per window cell, the credit it receives (cell layout: at most one
+    non-zero cell per window), the two one-hots and ``max(x) - max(x0)``."""
+    on_x, max_x = _first_max(_extract(x, win, float("-inf")), win)
+    on_ref, max_ref = _first_max(_extract(x0, win, float("-inf")), win)
     diff = max_x - max_ref
     return tf.nn.relu(diff) * on_x + tf.minimum(diff, 0.0) * on_ref, on_x, on_ref, diff
 
@@ -160,10 +190,9 @@ def cross_max_multipliers(mxts, x, x0, rows, win: Windows):
         x = tf.gather(x, rows)
     credit, _, _, _ = _credits(x, x0, win)
     num_tasks = tf.shape(mxts)[0]
-    out_shape = tf.shape(credit)
-    spread = tf.reshape(mxts, tf.concat([[num_tasks], out_shape[:-2], [1], out_shape[-1:]], 0))
+    spread = tf.reshape(mxts, tf.concat([tf.shape(mxts)[:2], win.window_shape()], 0))
     weighted = spread * credit[None]
-    flat = tf.reshape(weighted, tf.concat([[-1], out_shape[1:]], 0))
+    flat = tf.reshape(weighted, tf.concat([[-1], tf.shape(credit)[1:]], 0))
     dx = x - x0
     summed = _scatter(flat, dx, win)
     summed = tf.reshape(summed, tf.concat([[num_tasks], tf.shape(dx)], 0))
@@ -172,9 +201,10 @@ def cross_max_multipliers(mxts, x, x0, rows, win: Windows):
 
 @fused
 def cross_max_parts(x, x0, pos_in, neg_in, rows, win: Windows):
-    """Positive and negative parts of the pool's output, ``(N, *out, C)``
-    each: per window, ``r = credit / dx`` times the credited element's input
-    parts (they sum to ``max(x) - max(x0)``)."""
+    """Positive and negative parts of the pool's output, one value per
+    window in the cell layout (``Windows.window_shape``; reshape to the
+    output's shape): per window, ``r = credit / dx`` times the credited
+    element's input parts (they sum to ``max(x) - max(x0)``)."""
     if rows is not None:
         x = tf.gather(x, rows)
     _, on_x, on_ref, diff = _credits(x, x0, win)
@@ -182,8 +212,8 @@ def cross_max_parts(x, x0, pos_in, neg_in, rows, win: Windows):
 
     def gathered(part):
         cells = _extract(part * inverse, win, 0.0)
-        at_x = tf.reduce_sum(cells * on_x, axis=-2)
-        at_ref = tf.reduce_sum(cells * on_ref, axis=-2)
-        return tf.nn.relu(diff[..., 0, :]) * at_x + tf.minimum(diff[..., 0, :], 0.0) * at_ref
+        at_x = tf.reduce_sum(cells * on_x, axis=win.cell_axes, keepdims=True)
+        at_ref = tf.reduce_sum(cells * on_ref, axis=win.cell_axes, keepdims=True)
+        return tf.nn.relu(diff) * at_x + tf.minimum(diff, 0.0) * at_ref
 
     return gathered(pos_in), gathered(neg_in)

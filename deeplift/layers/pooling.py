@@ -132,12 +132,15 @@ def _cross_max_parts(layer, fp):
     x, rows = fp.act_and_rows(layer.inputs)
     pos_in, neg_in = fp.parts(layer.inputs)
     x = _last(layer, x)
+    windows = layer._windows(x)
     pos, neg = cross_max.cross_max_parts(x, _last(layer, fp.ref(layer.inputs)),
                                          _last(layer, pos_in), _last(layer, neg_in),
-                                         rows, layer._windows(x))
+                                         rows, windows)
+    # one value per window, channels_last -> the output's layout and shape
+    last_shape = tf.concat([tf.shape(pos)[:1], windows.out_spatial, [-1]], 0)
     shape = tf.shape(fp.act(layer))
-    return (tf.reshape(to_channels_first(pos, layer.data_format), shape),
-            tf.reshape(to_channels_first(neg, layer.data_format), shape))
+    return tuple(tf.reshape(to_channels_first(tf.reshape(part, last_shape), layer.data_format),
+                            shape) for part in (pos, neg))
 
 
 def _cross_max_backward(layer, fp, pos, neg):
