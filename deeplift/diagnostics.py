@@ -19,7 +19,7 @@ import numpy as np
 from deeplift import graph, util
 from deeplift.convergence import RELATIVE_TOLERANCE, relative_gaps
 from deeplift.layers.base import Input, Layer, LinearLayer, RoutingLayer, SymbolicVar
-from deeplift.models import GraphModel, Model, SequentialModel
+from deeplift.models import Model, SequentialModel
 from deeplift.modes import NonlinearMxtsMode
 from deeplift.scoring import build_graph_function, validate_tasks
 

@@ -8,7 +8,6 @@ independently of DeepLIFT.
 import warnings
 
 import numpy as np
-import pytest
 
 import deeplift.layers as L
 from deeplift.convergence import ConvergenceWarning, relative_gaps
