@@ -1,15 +1,22 @@
 """Max and average pooling (1D/2D/3D) and their global variants.
 
 Average pools are routing layers (linear, non-negative weights). Max pools
-use the original package's only multiplier rule, "gradient": each
-multiplier goes to the arg-max of the actual input inside its window (on a
-tie, the first maximum, as TensorFlow's max-pool gradient does); global max
-pools give the full multiplier to every position equal to the maximum.
-Summation-to-delta through a max pool holds whenever the reference is
-constant inside each window. Max pools whose windows tile the input (the
-usual genomics and image layouts) route all tasks' multipliers in one fused
-kernel (``kernels.route_to_first_max``); other layouts use TensorFlow's
-max-pool gradient on the input repeated once per task.
+have two multiplier rules (``maxpool_deeplift_mode``):
+
+* ``gradient`` (the original package's only rule, the Python API's
+  default): each multiplier goes to the arg-max of the actual input inside
+  its window (on a tie, the first maximum, as TensorFlow's max-pool gradient
+  does); global max pools give the full multiplier to every position equal
+  to the maximum. Summation-to-delta holds only where the reference's
+  arg-max is the input's (e.g. a reference constant inside each window).
+  Max pools whose windows tile the input (the usual genomics and image
+  layouts) route all tasks' multipliers in one fused kernel
+  (``kernels.route_to_first_max``); other layouts use TensorFlow's max-pool
+  gradient on the input repeated once per task.
+* ``cross_max`` (SHAP DeepExplainer's and tangermeme's rule): credits both
+  the input's and the reference's arg-max and conserves for any reference;
+  it also defines the output's positive/negative parts so that RevealCancel
+  downstream conserves (see ``deeplift.layers.cross_max``).
 """
 from __future__ import annotations
 
