@@ -21,7 +21,8 @@ from deeplift.convergence import RELATIVE_TOLERANCE, relative_gaps
 from deeplift.layers.base import Input, Layer, LinearLayer, RoutingLayer, SymbolicVar
 from deeplift.models import Model, SequentialModel
 from deeplift.modes import NonlinearMxtsMode
-from deeplift.scoring import build_graph_function, validate_tasks
+from deeplift.scoring import build_graph_function
+from deeplift.targets import is_list_request, resolve_targets
 
 __all__ = ["LayerConservation", "ConservationReport", "check_conservation", "describe_rule"]
 
@@ -55,7 +56,7 @@ class ConservationReport:
     """Rows from the target (top) down to the inputs, and the verdict.
 
     Attributes:
-        target_name, task: what was scored.
+        target_name, task: what was scored (task: an int or an index tuple).
         target_diff: ``(N,)`` the target's ``t(x) - t(x0)`` per example.
         rows: one per layer upstream of the target, top first.
         failing_cut: the first cut from the top where conservation fails
@@ -66,7 +67,7 @@ class ConservationReport:
     """
 
     target_name: str
-    task: int
+    task: int | tuple
     target_diff: np.ndarray
     rows: list[LayerConservation]
     failing_cut: str | None = None
@@ -107,9 +108,10 @@ def describe_rule(layer: Layer, modes: dict[int, NonlinearMxtsMode]) -> str:
     if isinstance(layer, Input):
         return "input"
     if isinstance(layer, Activation):
-        mode = modes.get(id(layer), layer.nonlinear_mxts_mode)
-        if layer.nonlinear_mxts_mode != mode:
-            return f"{mode.value} (from {layer.nonlinear_mxts_mode.value})"
+        requested = getattr(layer, "requested_nonlinear_mxts_mode", layer.nonlinear_mxts_mode)
+        mode = modes.get(id(layer), requested)
+        if requested != mode:
+            return f"{mode.value} (from {requested.value})"
         return mode.value
     pool_mode = getattr(layer, "maxpool_deeplift_mode", None)
     if pool_mode is not None:
@@ -172,7 +174,7 @@ def check_conservation(model: Model, input_data_list=None, target_layer=None, ta
             inputs (one-hot for ``(L, 4)`` inputs, standard normal otherwise).
         target_layer: index (Sequential) or name (Graph) of the target; None:
             the last layer, or the layer before it when it is an activation.
-        task_idx: the target neuron (flat index).
+        task_idx: the target neuron (flat index, or an index tuple).
         input_references_list: as for a scoring function; None: another
             random draw like the default inputs (so arg-maxes differ).
         num_examples, seed: size and seed of the random draws.
@@ -186,7 +188,9 @@ def check_conservation(model: Model, input_data_list=None, target_layer=None, ta
     target = (_default_target(model) if target_layer is None
               else model._lookup(target_layer, "target_layer"))
     graph.check_can_be_target(target)
-    (task,) = validate_tasks(task_idx, target)
+    if is_list_request(task_idx):
+        raise ValueError(f"check_conservation takes one task index (an int or a tuple); "
+                         f"got {task_idx!r}.")
     rng = np.random.default_rng(seed)
     if input_data_list is None:
         input_data_list = [_random_like(layer, rng, num_examples) for layer in inputs]
@@ -200,10 +204,10 @@ def check_conservation(model: Model, input_data_list=None, target_layer=None, ta
     outputs = [SymbolicVar(layer, "target_contribs") for layer in order]
     outputs.append(SymbolicVar(target, "diff_from_reference"))
     fn = build_graph_function(inputs, outputs, [target])
-    values = [v.numpy() for v in fn(*xs, *refs, np.array([[task]], np.int32),
-                                     np.ones((1,), np.float32))]
     num = len(xs[0])
-    target_diff = values[-1].reshape(num, -1)[:, task].astype(np.float64)
+    targets = resolve_targets(target, num, task_idx=task_idx)
+    values = [v.numpy() for v in fn(*xs, *refs, targets.seed)]
+    target_diff = targets.target_differences(values[-1])[0].astype(np.float64)
 
     def row(name, kind, rule, is_cut, contribs):
         flat = [c.reshape(num, -1).astype(np.float64) for c in contribs]
@@ -224,7 +228,7 @@ def check_conservation(model: Model, input_data_list=None, target_layer=None, ta
         rows.append(row(ALL_INPUTS, "Input", "input", True,
                         [contribs[id(layer)] for layer in input_layers]))
         cut_layers.append(input_layers)
-    report = ConservationReport(target.name, task, target_diff, rows, tolerance=tolerance)
+    report = ConservationReport(target.name, task_idx, target_diff, rows, tolerance=tolerance)
     holding: list[Layer] = [target]
     for data, cut in zip(rows, cut_layers):
         if cut is None:

@@ -247,8 +247,8 @@ def resolve_modes(layers: Iterable[Layer]) -> dict[int, NonlinearMxtsMode]:
         if found is None:
             continue
         pool, path = found
-        resolved = ("" if layer.nonlinear_mxts_mode == mode
-                    else f" (resolved from {layer.nonlinear_mxts_mode.value})")
+        requested = getattr(layer, "requested_nonlinear_mxts_mode", layer.nonlinear_mxts_mode)
+        resolved = "" if requested == mode else f" (resolved from {requested.value})"
         through = (f" through {' -> '.join(repr(l.name) for l in path)}" if path
                    else " directly")
         raise ValueError(
