@@ -79,9 +79,10 @@ class TargetScoringFunction:
                  progress_update: int | None = None, input_references_list=None,
                  return_convergence_delta: bool = False):
         """See the class docstring. With ``return_convergence_delta=True``
-        (contribution functions only) returns ``(result, delta)`` where
-        ``delta`` is ``(N,)`` (or ``(T, N)`` for a list of tasks): the summed
-        contributions of all scored layers minus ``t(x) - t(x0)``. It is ~0
+        (functions scoring contributions of at least one layer) returns
+        ``(result, delta)`` where ``delta`` is ``(N,)`` (or ``(T, N)`` for a
+        list of tasks): the summed contributions of the scored layers whose
+        kind is ``"target_contribs"`` minus ``t(x) - t(x0)``. It is ~0
         for Rescale/RevealCancel when the scored layers separate the inputs
         from the target (e.g. all input layers)."""
         tasks = validate_tasks(task_idx, self.target_layer)
@@ -108,11 +109,16 @@ class TargetScoringFunction:
         result = per_task if is_list else per_task[0]
         if not return_convergence_delta:
             return result
-        if self._kind != "target_contribs":
+        kinds = ([self._kind] * len(merged) if isinstance(self._kind, str)
+                 else list(self._kind))
+        if "target_contribs" not in kinds:
             raise ValueError("return_convergence_delta needs a contributions function "
                              "(get_target_contribs_func), not multipliers.")
         target_diff = np.concatenate(pieces[-1], axis=0).reshape(total, -1)[:, tasks].T
-        summed = sum(m.reshape(m.shape[0], total, -1).sum(axis=-1) for m in merged)
+        # Only contributions sum to the target's difference; multipliers
+        # scored alongside (e.g. for hypothetical contributions) do not.
+        summed = sum(m.reshape(m.shape[0], total, -1).sum(axis=-1)
+                     for m, kind in zip(merged, kinds) if kind == "target_contribs")
         delta = summed - target_diff
         return result, (delta if is_list else delta[0])
 
