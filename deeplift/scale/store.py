@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["create_or_open", "missing_shards", "write_shard", "open_store", "GROUP_ARRAYS"]
+__all__ = ["create_or_open", "missing_shards", "write_shard", "write_arrays", "mark_done",
+           "open_store", "GROUP_ARRAYS"]
 
 FORMAT_VERSION = 1
 # name -> (has task axis, per-window shape after N given W, dtype)
@@ -143,6 +144,17 @@ def missing_shards(root) -> list[int]:
 def write_shard(root, shard: int, start: int, arrays: dict[str, np.ndarray]) -> None:
     """Writes one shard's arrays (``"group/name"`` -> values with N on
     axis 1 for task arrays, axis 0 otherwise), then marks it done."""
+    write_arrays(root, start, arrays)
+    mark_done(root, shard)
+
+
+def mark_done(root, shard: int) -> None:
+    """Records shard ``shard`` as written (its own chunk of ``done``)."""
+    root["done"][shard] = True
+
+
+def write_arrays(root, start: int, arrays: dict[str, np.ndarray]) -> None:
+    """Writes arrays of the windows from ``start`` on (see write_shard)."""
     for key, values in arrays.items():
         array = root[key]
         stop = start + values.shape[1 if _has_task_axis(key, array) else 0]
@@ -150,7 +162,6 @@ def write_shard(root, shard: int, start: int, arrays: dict[str, np.ndarray]) -> 
             array[:, start:stop] = values
         else:
             array[start:stop] = values
-    root["done"][shard] = True
 
 
 def _has_task_axis(key: str, array) -> bool:

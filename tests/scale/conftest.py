@@ -43,3 +43,16 @@ def genome_dir(tmp_path_factory):
                               keras.layers.Dense(3, activation="sigmoid")])
     model.save(root / "model.h5")
     return root, chroms
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One LocalCluster (2 worker processes) shared by every Dask test:
+    starting workers and importing TensorFlow in them is the slow part."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
