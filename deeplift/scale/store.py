@@ -50,6 +50,8 @@ def _zarr():
 
 def open_store(path: str | os.PathLike, mode: str = "r"):
     """The store's root ``zarr.Group``."""
+    if mode == "r" and not (Path(path) / "zarr.json").is_file():
+        raise FileNotFoundError(f"{path}: no Zarr store there.")
     return _zarr().open_group(str(path), mode=mode)
 
 
