@@ -62,7 +62,7 @@ def score_regions(model, regions, genome, width: int, out, tasks, **options) -> 
         source = str(regions)
     else:
         chrom, start, end = (np.asarray(c) for c in regions)
-        sources, source = [f"regions[{i}]" for i in range(len(chrom))], "<arrays>"
+        sources, source = None, "<arrays>"
     windows = centred_windows(chrom, start, end, width, sources)
     fasta = Genome(genome)
     check_windows(fasta, windows)

@@ -11,6 +11,7 @@ base, ``N`` and other symbols give all-zero rows).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,27 @@ import numpy as np
 
 from deeplift.genomics_io import one_hot_encode
 
-__all__ = ["Windows", "Genome", "read_bed", "centred_windows", "open_genome"]
+__all__ = ["Windows", "Genome", "Sources", "read_bed", "centred_windows", "open_genome"]
+
+
+class Sources:
+    """Where each record came from, for error messages, at 8 bytes a
+    record: ``template.format(lines[i])`` (e.g. ``"peaks.bed:{}"``)."""
+
+    def __init__(self, template: str, lines):
+        self.template = template
+        self.lines = np.asarray(lines, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sources(self.template, self.lines[index])
+        return self.template.format(int(self.lines[index]))
+
+    def __iter__(self):
+        return (self.template.format(int(line)) for line in self.lines)
 
 
 @dataclass
@@ -30,7 +51,7 @@ class Windows:
     chrom: np.ndarray
     start: np.ndarray
     width: int
-    source: list[str]
+    source: Sources
 
     @property
     def end(self) -> np.ndarray:
@@ -108,14 +129,14 @@ def open_genome(path: str | os.PathLike) -> Genome:
     return _GENOMES[key]
 
 
-def read_bed(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+def read_bed(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray, Sources]:
     """Reads the first three columns of a BED file.
 
     ``track``/``browser`` lines, ``#`` comments and blank lines are skipped.
 
     Returns:
-        ``(chrom, start, end, source)``: lists/int64 arrays per record and
-        ``"path:line"`` of each record.
+        ``(chrom, start, end, source)``: per record, the chromosome names
+        (interned), int64 arrays and :class:`Sources` (``"path:line"``).
 
     Raises:
         FileNotFoundError: no such file.
@@ -125,7 +146,7 @@ def read_bed(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray
     path = str(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"BED file not found: {path!r}.")
-    chroms, starts, ends, sources = [], [], [], []
+    chroms, starts, ends, lines = [], [], [], []
     with open(path) as handle:
         for number, line in enumerate(handle, start=1):
             text = line.rstrip("\n\r")
@@ -144,13 +165,14 @@ def read_bed(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray
             if start < 0 or end < start:
                 raise ValueError(f"{where}: expected 0 <= start <= end; got start {start}, "
                                  f"end {end}.")
-            chroms.append(fields[0])
+            chroms.append(sys.intern(fields[0]))
             starts.append(start)
             ends.append(end)
-            sources.append(where)
+            lines.append(number)
     if not chroms:
         raise ValueError(f"{path}: the BED file holds no regions.")
-    return chroms, np.asarray(starts, np.int64), np.asarray(ends, np.int64), sources
+    return (chroms, np.asarray(starts, np.int64), np.asarray(ends, np.int64),
+            Sources(path.replace("{", "{{").replace("}", "}}") + ":{}", lines))
 
 
 def centred_windows(chrom, start, end, width: int, sources=None) -> Windows:
@@ -161,7 +183,8 @@ def centred_windows(chrom, start, end, width: int, sources=None) -> Windows:
         raise ValueError(f"width must be a positive int; got {width!r}.")
     start = np.asarray(start, np.int64)
     mid = (start + np.asarray(end, np.int64)) // 2
-    sources = list(sources) if sources is not None else [f"region {i}" for i in range(len(start))]
+    if sources is None:
+        sources = Sources("regions[{}]", np.arange(len(start)))
     return Windows(np.asarray(chrom, dtype=object), mid - width // 2, int(width), sources)
 
 

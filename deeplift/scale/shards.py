@@ -164,7 +164,7 @@ def take(windows, start: int, stop: int):
     changes = {}
     for f in dataclasses.fields(windows):
         value = getattr(windows, f.name)
-        if isinstance(value, (list, np.ndarray)) and len(value) == n:
+        if not isinstance(value, str) and hasattr(value, "__getitem__") and len(value) == n:
             changes[f.name] = value[start:stop]
     return dataclasses.replace(windows, **changes)
 

@@ -10,6 +10,7 @@ index ``W//2`` only; for an indel the right flank shifts.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from deeplift.genomics_io import one_hot_encode
-from deeplift.scale.regions import Genome
+from deeplift.scale.regions import Genome, Sources
 
 __all__ = ["Variants", "read_vcf", "RefMismatchWarning"]
 
@@ -40,7 +41,7 @@ class Variants:
     ids: list[str]
     ref: list[str]
     alt: list[str]
-    source: list[str]
+    source: Sources
     width: int = 0
     ref_matches: np.ndarray | None = None
 
@@ -126,7 +127,7 @@ def read_vcf(path: str | os.PathLike) -> Variants:
         opener = gzip.open
     else:
         opener = open
-    rows = {"chrom": [], "pos": [], "ids": [], "ref": [], "alt": [], "source": []}
+    rows = {"chrom": [], "pos": [], "ids": [], "ref": [], "alt": [], "line": []}
     skipped = []
     with opener(path, "rt") as handle:
         for number, line in enumerate(handle, start=1):
@@ -152,18 +153,19 @@ def read_vcf(path: str | os.PathLike) -> Variants:
                         skipped.append(where)
                         continue
                     raise ValueError(f"{where}: ALT {alt!r} must be bases (ACGTN).")
-                rows["chrom"].append(chrom)
+                rows["chrom"].append(sys.intern(chrom))
                 rows["pos"].append(pos - 1)
                 name = vid if vid != "." else f"{chrom}:{pos}:{ref}>{alt}"
                 rows["ids"].append(name if len(alts.split(",")) == 1 or vid == "."
                                    else f"{name}/{number_alt + 1}")
                 rows["ref"].append(ref)
                 rows["alt"].append(alt)
-                rows["source"].append(where)
+                rows["line"].append(number)
     if skipped:
         warnings.warn(f"{path}: skipped {len(skipped)} symbolic or missing ALT allele(s) "
                       f"(first at {skipped[0]}).", stacklevel=2)
     if not rows["pos"]:
         raise ValueError(f"{path}: the VCF holds no scorable variants.")
     return Variants(np.asarray(rows["chrom"], dtype=object), np.asarray(rows["pos"], np.int64),
-                    rows["ids"], rows["ref"], rows["alt"], rows["source"])
+                    rows["ids"], rows["ref"], rows["alt"],
+                    Sources(path.replace("{", "{{").replace("}", "}}") + ":{}", rows["line"]))

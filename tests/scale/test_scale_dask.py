@@ -91,7 +91,6 @@ def test_a_worker_killed_mid_run_does_not_change_the_result(genome_dir, tmp_path
                 break
         time.sleep(0.01)
     killed_at = int(done.sum())
-    print(f"worker killed with {killed_at} of {done.size} shards done")
     victim = sorted(pids.values())[0]
     os.kill(victim, signal.SIGKILL)
     thread.join(timeout=300)
