@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_scoring.py
 	$(PY) benchmarks/bench_genomics.py
+	$(PY) benchmarks/bench_scale.py
 
 clean:
 	rm -rf $(VENV) demo_output build *.egg-info

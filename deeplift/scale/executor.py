@@ -9,6 +9,7 @@ by Dask elsewhere; a shard is rewritten whole, so the result is the same.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from deeplift.scale.shards import ShardJob, score_shard
@@ -67,7 +68,7 @@ def open_scheduler(text: str):
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None, silence_logs=logging.WARNING)
         client = Client(cluster)
 
         def close():

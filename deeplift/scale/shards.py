@@ -92,7 +92,8 @@ class WindowScorer:
             x = one_hot[a:a + per_call]
             m = len(x)
             if num_refs == 0:
-                inputs, refs = x, np.zeros_like(x)
+                # one scalar reference: its forward pass runs once per batch
+                inputs, refs = x, np.float32(0.0)
             else:
                 refs = np.concatenate([
                     dinuc_shuffle(seq, num_shufs=num_refs, rng=np.random.default_rng(seed))

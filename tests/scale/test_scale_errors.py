@@ -119,3 +119,21 @@ def test_existing_store_is_never_overwritten_silently(genome_dir, tmp_path, caps
     (plain / "keep.txt").write_text("x")
     assert _score(root, plain, *bed, "--overwrite") == 2
     assert "not a Zarr store" in capsys.readouterr().err and (plain / "keep.txt").exists()
+
+
+@pytest.mark.parametrize("text", ["dask-local:0", "dask-local:two", "slurm", "tcp:/x"])
+def test_bad_scheduler_values(genome_dir, tmp_path, capsys, text):
+    root, _ = genome_dir
+    assert _score(root, tmp_path / "o.zarr", "--regions", str(root / "regions.bed"),
+                  "--scheduler", text) == 2
+    assert "--scheduler" in capsys.readouterr().err
+    assert not (tmp_path / "o.zarr").exists()
+
+
+def test_regions_need_a_zarr_output_genome_and_width(genome_dir, tmp_path, capsys):
+    root, _ = genome_dir
+    assert _score(root, tmp_path / "dir", "--regions", str(root / "regions.bed")) == 2
+    assert "--out must end in .zarr" in capsys.readouterr().err
+    assert main(["score", str(root / "model.h5"), "--regions", str(root / "regions.bed"),
+                 "--task", "0", "--out", str(tmp_path / "o.zarr")]) == 2
+    assert "need --genome FASTA and --width W" in capsys.readouterr().err
