@@ -14,9 +14,10 @@ centred on random regions of a synthetic two-chromosome genome:
     (target <= 1.2x the in-memory time);
   * Dask overhead per shard: a LocalCluster with one worker process
     (warmed up: model converted, graph traced) scores ``--dask-windows``
-    windows with shards of 500 and of 50 windows; the extra time per extra
-    shard is the per-shard overhead (task round trip, store open, chunk
-    writes), also given for the local scheduler.
+    windows with shards of 500 and of 50 windows, in batches of 50 both
+    times (so the compute is the same); the extra time per extra shard is
+    the per-shard overhead (task round trip, store open, chunk writes),
+    also given for the local scheduler.
 The model is converted before timing in both paths (a run converts it once
 per process). Median of ``--rounds`` interleaved rounds.
 
@@ -79,6 +80,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--skip-ratio", action="store_true",
+                        help="only measure the per-shard overheads")
     args = parser.parse_args()
 
     from deeplift.cli import _contribs_and_hypothetical_func
@@ -111,7 +114,7 @@ def main() -> None:
                 task_idx=[0], input_data_sequences=one_hot, num_refs_per_seq=num_refs,
                 batch_size=args.batch_size, seed=1)
 
-        def scale_local(n_windows=None, shard=args.shard_size, client=None):
+        def scale_local(n_windows=None, shard=args.shard_size, client=None, batch=None):
             bed = folder / "regions.bed"
             if n_windows is not None:
                 bed = folder / f"regions_{n_windows}.bed"
@@ -121,26 +124,28 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             return score_regions(model_path, bed, folder / "genome.fa", WIDTH, out, [0],
                                  reference=args.reference, shard_size=shard, target_layer=-1,
-                                 batch_size=args.batch_size, client=client, progress=False)
+                                 batch_size=batch or args.batch_size, client=client,
+                                 progress=False)
 
         in_memory()
         scale_local(n_windows=args.shard_size)  # warm-up: traces the graph
         memory_times, scale_times = [], []
-        for _ in range(args.rounds):
+        for _ in range(0 if args.skip_ratio else args.rounds):
             memory_times.append(timed(in_memory))
             scale_times.append(timed(scale_local))
-        mem, loc = statistics.median(memory_times), statistics.median(scale_times)
-        print(f"W1, {args.windows} windows x {WIDTH} bp, reference {args.reference}, "
-              f"batch {args.batch_size}, shard {args.shard_size}, median of {args.rounds}")
-        print(f"  in memory (one-hot array given):  {mem:8.2f} s  "
-              f"({args.windows / mem:7.0f} windows/s)")
-        print(f"  --scheduler local (BED+FASTA -> zarr): {loc:8.2f} s  ratio {loc / mem:.3f}x "
-              f"(target <= 1.2x)")
+        if not args.skip_ratio:
+            mem, loc = statistics.median(memory_times), statistics.median(scale_times)
+            print(f"W1, {args.windows} windows x {WIDTH} bp, reference {args.reference}, "
+                  f"batch {args.batch_size}, shard {args.shard_size}, median of {args.rounds}")
+            print(f"  in memory (one-hot array given):  {mem:8.2f} s  "
+                  f"({args.windows / mem:7.0f} windows/s)")
+            print(f"  --scheduler local (BED+FASTA -> zarr): {loc:8.2f} s  ratio "
+                  f"{loc / mem:.3f}x (target <= 1.2x)")
         del scorer
 
         n = min(args.dask_windows, args.windows)
-        local_small = statistics.median(timed(lambda: scale_local(n, 50)) for _ in range(2))
-        local_large = statistics.median(timed(lambda: scale_local(n, 500)) for _ in range(2))
+        local_small = statistics.median(timed(lambda: scale_local(n, 50, batch=50)) for _ in range(2))
+        local_large = statistics.median(timed(lambda: scale_local(n, 500, batch=50)) for _ in range(2))
         shards_small, shards_large = -(-n // 50), -(-n // 500)
         print(f"  local per-shard overhead: {(local_small - local_large) / (shards_small - shards_large) * 1e3:6.1f} ms "
               f"({n} windows: {local_large:.2f} s in {shards_large} shards, {local_small:.2f} s in "
@@ -149,12 +154,14 @@ def main() -> None:
             return
         from distributed import Client, LocalCluster
 
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+
         with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                           dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
             scale_local(500, 500, client)  # worker converts the model, traces the graph
-            dask_small = statistics.median(timed(lambda: scale_local(n, 50, client))
+            dask_small = statistics.median(timed(lambda: scale_local(n, 50, client, 50))
                                            for _ in range(2))
-            dask_large = statistics.median(timed(lambda: scale_local(n, 500, client))
+            dask_large = statistics.median(timed(lambda: scale_local(n, 500, client, 50))
                                            for _ in range(2))
         per_shard = (dask_small - dask_large) / (shards_small - shards_large)
         print(f"  dask (1 worker) per-shard overhead: {per_shard * 1e3:6.1f} ms "

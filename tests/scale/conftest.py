@@ -47,12 +47,13 @@ def genome_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def dask_client():
-    """One LocalCluster (2 worker processes) shared by every Dask test:
-    starting workers and importing TensorFlow in them is the slow part."""
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    client = distributed.Client(cluster)
+    """The client `--scheduler dask-local:2` opens (a LocalCluster of 2
+    worker processes), shared by every Dask test: starting workers and
+    importing TensorFlow in them is the slow part."""
+    pytest.importorskip("distributed")
+    from deeplift.scale.executor import open_scheduler
+
+    client, close = open_scheduler("dask-local:2")
+    assert len(client.scheduler_info()["workers"]) == 2
     yield client
-    client.close()
-    cluster.close()
+    close()

@@ -73,7 +73,7 @@ def test_a_worker_killed_mid_run_does_not_change_the_result(genome_dir, tmp_path
 
     def run():
         try:
-            _run(root, out, bed, shard_size=4, reference="shuffle:4", client=dask_client)
+            _run(root, out, bed, shard_size=4, reference="shuffle:3", client=dask_client)
         except BaseException as err:  # reported below
             errors.append(err)
 
@@ -96,6 +96,5 @@ def test_a_worker_killed_mid_run_does_not_change_the_result(genome_dir, tmp_path
     thread.join(timeout=300)
     assert not thread.is_alive() and not errors, errors
     assert 3 <= killed_at < 40, "the run finished before the worker could be killed"
-    _run(root, tmp_path / "local.zarr", bed, shard_size=7, reference="shuffle:4")
+    _run(root, tmp_path / "local.zarr", bed, shard_size=7, reference="shuffle:3")
     _assert_same(out, tmp_path / "local.zarr")
-    dask_client.wait_for_workers(2, timeout=120)  # the nanny restarts the dead worker
