@@ -267,7 +267,8 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
         call time, so changing it after compiling is honoured.
     """
     from deeplift import graph
-    from deeplift.scoring import build_graph_function, validate_tasks
+    from deeplift.scoring import build_graph_function
+    from deeplift.targets import resolve_targets
 
     single = isinstance(outputs, SymbolicVar)
     outputs = [outputs] if single else list(outputs)
@@ -315,13 +316,10 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
                 act = np.broadcast_to(ref, ref.shape)
             acts.append(act)
             refs.append(ref if ref is not None else np.zeros((1,) + act.shape[1:], np.float32))
-        for target in targets:
-            if target._active:
-                validate_tasks(target._task_index, target)
-        tasks = np.array([[t._task_index if t._active else 0] for t in targets],
-                         np.int32).reshape(len(targets), 1)
-        active = np.array([1.0 if t._active else 0.0 for t in targets], np.float32)
-        results = fn(*acts, *refs, tasks, active)
+        # An inactive target seeds zeros (one broadcast element).
+        seeds = [resolve_targets(t, 1, task_idx=t._task_index).seed if t._active
+                 else np.zeros((1,) * (1 + len(t.get_shape())), np.float32) for t in targets]
+        results = fn(*acts, *refs, *seeds)
         results = [r.numpy()[0] if v.needs_backward else r.numpy()
                    for r, v in zip(results, outputs)]
         return results[0] if single else results

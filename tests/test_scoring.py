@@ -117,6 +117,11 @@ def test_reference_forms_agree(net):
                for k, v in forms.items()}
     _assert_same(results["one_example"], results["per_example"])
     _assert_same(results["leading_one"], results["per_example"])
+    # one input's reference per example, the other's shared (the two meet in
+    # a Concat, which needs one reference batch size)
+    mixed = net.contribs(0, net.xs, batch_size=7,
+                         input_references_list=[forms["per_example"][0], r_vec])
+    _assert_same(mixed, results["per_example"])
     # scalars broadcast to every entry
     _assert_same(net.contribs(0, net.xs, input_references_list=[0.5, -1.0]),
                  net.contribs(0, net.xs, input_references_list=[np.full((N, 6, 2), 0.5),
@@ -176,6 +181,12 @@ def test_compiled_function_is_traced_once_across_tasks_and_batch_sizes(net):
         func(task, net.xs, batch_size=batch_size, input_references_list=[0.0, 0.0])
         func(task, [x[:3] for x in net.xs], batch_size=batch_size,
              input_references_list=[r[:3] for r in net.refs])
+    # weighted targets (shared, per example, several) use the same trace
+    rng = np.random.default_rng(0)
+    for weights in (rng.normal(size=3), rng.normal(size=(N, 3)),
+                    [rng.normal(size=3), rng.normal(size=(N, 3))]):
+        func(target_weights=weights, input_data_list=net.xs, batch_size=7,
+             input_references_list=[0.0, 0.0])
     assert func._fn.experimental_get_tracing_count() == 1
     net.contribs([0, 1], net.xs, batch_size=7, input_references_list=[0.0, 0.0])
     assert net.contribs._fn.experimental_get_tracing_count() == 1
@@ -428,3 +439,20 @@ def test_one_sequence_against_many_references_matches_single_pairs(mode):
     assert func._shared_rows_fn is not None
     alone = func([0, 1, 2], [data], batch_size=1, input_references_list=[refs])
     _assert_same(together, alone, atol=1e-5)
+
+
+def test_output_layers_of_hand_built_and_converted_models(net):
+    import keras
+
+    from deeplift.conversion.kerasapi_conversion import convert_keras_model
+
+    layers = net.model.get_name_to_layer()
+    assert net.model.get_output_layers() == {"prob": layers["prob"]}  # the only sink
+    inp = keras.Input((3,), name="x")
+    hidden = keras.layers.Dense(4, activation="relu", name="h")(inp)
+    two = keras.Model(inp, [keras.layers.Dense(2, activation="sigmoid", name="a")(hidden),
+                            keras.layers.Dense(1, name="b")(hidden)])
+    outputs = convert_keras_model(two).get_output_layers()
+    assert {k: v.name for k, v in outputs.items()} == {"a": "a_0", "b": "b_0"}
+    seq = convert_keras_model(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")]))
+    assert {k: v.name for k, v in seq.get_output_layers().items()} == {"d": "0"}

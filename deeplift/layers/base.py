@@ -200,10 +200,12 @@ class Layer:
         """Stops seeding: compiled functions then return zero multipliers."""
         self._active = False
 
-    def update_task_index(self, task_index: int) -> None:
-        """Selects the target neuron (flat index) read at call time."""
+    def update_task_index(self, task_index: int | tuple) -> None:
+        """Selects the target neuron read at call time: a flat index, or a
+        tuple with one index per axis of this layer's per-example shape."""
         self._require_scoring_mode("update_task_index")
-        self._task_index = int(task_index)
+        self._task_index = (tuple(int(i) for i in task_index) if isinstance(task_index, tuple)
+                            else int(task_index))
 
     def _require_scoring_mode(self, what: str) -> None:
         if self._scoring_mode is None:
@@ -386,16 +388,23 @@ class LinearLayer(Layer):
     def __init__(self, kernel, bias=None, **kwargs):
         super().__init__(**kwargs)
         self.kernel = as_float32_constant(kernel, "kernel", self.name)
+        units = self.output_units(self.kernel.shape)
         if bias is None:
-            bias = tf.zeros([self.kernel.shape[-1]])
+            bias = tf.zeros([units])
         self.bias = as_float32_constant(bias, "bias", self.name)
-        if self.bias.shape.rank != 1 or self.bias.shape[0] != self.kernel.shape[-1]:
+        if self.bias.shape.rank != 1 or self.bias.shape[0] != units:
             raise ValueError(
-                f"Layer {self.name!r}: bias must have shape "
-                f"({self.kernel.shape[-1]},) to match the kernel's last axis; "
-                f"got {tuple(self.bias.shape)}."
+                f"Layer {self.name!r}: bias must have shape ({units},) to match "
+                f"the kernel of shape {tuple(self.kernel.shape)}; got "
+                f"{tuple(self.bias.shape)}."
             )
         self._abs_kernel = tf.abs(self.kernel)
+
+    @staticmethod
+    def output_units(kernel_shape) -> int:
+        """Number of output channels (the bias size) for a kernel shape:
+        its last axis, unless a subclass lays its kernel out differently."""
+        return int(kernel_shape[-1])
 
     def linear(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         raise NotImplementedError
