@@ -4,9 +4,9 @@ one-hot array in memory, and the Dask path's cost per shard.
 On W1 (benchmarks/workloads.py: one-hot (1000, 4) genomics CNN, random
 weights, DeepLIFT_GenomicsDefault), for ``--windows`` windows of 1 kb
 centred on random regions of a synthetic two-chromosome genome:
-  * in memory: the scoring function ``deeplift score --sequences x.npy``
-    uses (contributions and hypothetical contributions from one pass per
-    batch) on the windows' one-hot array, already encoded;
+  * in memory: ``ScoreTarget.score``, what ``deeplift score --sequences
+    x.npy`` runs (contributions and hypothetical contributions from one pass
+    per batch), on the windows' one-hot array, already encoded;
   * ``--scheduler local``: ``deeplift.scale.score_regions`` from the BED
     file and the FASTA: reading the windows with pyfaidx, one-hot
     encoding, scoring, and writing contributions, hypothetical
@@ -92,13 +92,13 @@ def main() -> None:
                         help="only measure the per-shard overheads")
     args = parser.parse_args()
 
-    from deeplift.cli import _contribs_and_hypothetical_func
+    import argparse as _argparse
+
+    from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files
+    from deeplift.score_targets import select_target
     from deeplift.scale import score_regions
     from deeplift.scale.api import _num_refs
     from deeplift.scale.regions import Genome, centred_windows, read_bed
-    from deeplift.scale.shards import ModelSpec, file_sha256, get_scorer
-    from deeplift import util
-    from deeplift.dinuc_shuffle import dinuc_shuffle
 
     folder = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     try:
@@ -107,20 +107,14 @@ def main() -> None:
         windows = centred_windows(chrom, start, end, WIDTH)
         one_hot = Genome(folder / "genome.fa").one_hot(windows.chrom, windows.start, WIDTH)
         model_path = str((folder / "w1.h5").resolve())
-        spec = ModelSpec(model_path, file_sha256(model_path), "DeepLIFT_GenomicsDefault", -1)
-        scorer = get_scorer(spec)  # the process-wide cache score_regions uses
-        model = __import__("deeplift.conversion.kerasapi_conversion", fromlist=["x"]) \
-            .convert_model_from_saved_files(model_path)
-        both = _contribs_and_hypothetical_func(model, -1)  # W1 ends in a linear Dense
+        model = convert_model_from_saved_files(model_path)
+        target = select_target(model, _argparse.Namespace(
+            output=None, target_layer=None, task=[0], target=None, sequence_input=None,
+            input=[]))
         num_refs = _num_refs(args.reference)
 
         def in_memory():
-            if num_refs == 0:
-                return both(task_idx=[0], input_data_list=[one_hot], input_references_list=[0.0],
-                            batch_size=args.batch_size)
-            return util.get_shuffle_seq_ref_function(both, dinuc_shuffle)(
-                task_idx=[0], input_data_sequences=one_hot, num_refs_per_seq=num_refs,
-                batch_size=args.batch_size, seed=1)
+            return target.score(one_hot, num_refs=num_refs, batch_size=args.batch_size, seed=1)
 
         def scale_local(n_windows=None, shard=args.shard_size, client=None, batch=None):
             bed = folder / "regions.bed"
@@ -131,7 +125,7 @@ def main() -> None:
             out = folder / "out.zarr"
             shutil.rmtree(out, ignore_errors=True)
             return score_regions(model_path, bed, folder / "genome.fa", WIDTH, out, [0],
-                                 reference=args.reference, shard_size=shard, target_layer=-1,
+                                 reference=args.reference, shard_size=shard,
                                  batch_size=batch or args.batch_size, client=client,
                                  progress=False)
 
@@ -149,7 +143,6 @@ def main() -> None:
                   f"({args.windows / mem:7.0f} windows/s)")
             print(f"  --scheduler local (BED+FASTA -> zarr): {loc:8.2f} s  ratio "
                   f"{loc / mem:.3f}x (target <= 1.2x)")
-        del scorer
 
         n = min(args.dask_windows, args.windows)
         local_small = statistics.median(timed(lambda: scale_local(n, 50, batch=50)) for _ in range(2))

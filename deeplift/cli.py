@@ -6,6 +6,10 @@ layers that cannot be converted), then the model's inputs and outputs.
 [--task T2 ...] [--target profile] --mode MODE --reference zeros|shuffle:N
 --out DIR`` writes, per target, contributions, hypothetical contributions
 and the two modisco-lite input files (target options: ``score_targets``).
+With ``--regions BED`` or ``--variants VCF`` (and ``--genome``, ``--width``,
+``--out X.zarr``) it scores genome windows into a Zarr store, optionally on
+a Dask cluster (``--scheduler``); ``deeplift export`` turns a store into
+bigWig, modisco-lite or HDF5 files (see ``deeplift.scale``).
 """
 from __future__ import annotations
 
@@ -75,6 +79,7 @@ def _describe(model) -> str:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from deeplift.modes import NonlinearMxtsMode
+    from deeplift.scale import cli as scale_cli
     from deeplift.score_targets import add_target_arguments
 
     parser = argparse.ArgumentParser(prog="deeplift", description=__doc__.splitlines()[0])
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("--mode", default="DeepLIFT_GenomicsDefault")
     score = sub.add_parser("score", help="score sequences and write modisco-lite inputs")
     score.add_argument("model", help=".h5 or .keras file")
-    score.add_argument("--sequences", required=True, help="FASTA file or .npy one-hot (N, L, 4)")
+    score.add_argument("--sequences", help="FASTA file or .npy one-hot (N, L, 4)")
     score.add_argument("--mode", default="DeepLIFT_GenomicsDefault",
                        help=f"one of {[m.value for m in NonlinearMxtsMode]}")
     score.add_argument("--reference", type=_parse_reference, default="shuffle:10",
@@ -92,8 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     add_target_arguments(score)
     score.add_argument("--batch-size", type=int, default=256)
     score.add_argument("--seed", type=int, default=1)
-    score.add_argument("--out", required=True, help="output folder")
+    score.add_argument("--out", required=True, help="output folder, or X.zarr (see --regions)")
+    scale_cli.add_score_arguments(score)
+    scale_cli.add_export_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "export":
+        return scale_cli.run_export(args)
+    if args.command == "score" and scale_cli.wants_scale(args):
+        return scale_cli.run_score(args)
+    if args.command == "score" and not args.sequences:
+        parser.error("score needs --sequences, --regions or --variants")
 
     from deeplift.conversion.errors import ConversionError
     from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files

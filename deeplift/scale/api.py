@@ -8,7 +8,7 @@ import numpy as np
 
 from deeplift.scale import executor, store
 from deeplift.scale.regions import Genome, Windows, centred_windows, check_windows, read_bed
-from deeplift.scale.shards import ModelSpec, ShardJob, file_sha256, take
+from deeplift.scale.shards import ModelSpec, ShardJob, file_sha256, get_scorer, take
 from deeplift.scale.variants import Variants, read_vcf
 
 __all__ = ["score_regions", "score_variants", "ScaleResult"]
@@ -49,10 +49,11 @@ def score_regions(model, regions, genome, width: int, out, tasks, **options) -> 
         genome: FASTA of the genome.
         width: window width ``W``.
         out: the ``.zarr`` store to write (see ``deeplift.scale.store``).
-        tasks: target neuron indices.
+        tasks: target neuron indices (ints; tuples for an N-d target); may
+            be empty with ``target="profile"``.
         **options: see :func:`_run` (mode, reference, seed, shard_size,
-            batch_size, target_layer, client, resume, overwrite, progress,
-            convert_options).
+            batch_size, output, target, target_layer, sequence_input,
+            client, resume, overwrite, progress, convert_options).
 
     Returns:
         A :class:`ScaleResult`.
@@ -100,19 +101,30 @@ def score_variants(model, variants, genome, width: int, out, tasks,
     return _run("variants", model, fasta, records, coords, out, tasks, source, **options)
 
 
+def _task_key(task):
+    """A task as JSON keeps it: an int, or a list for an N-d index."""
+    return list(task) if isinstance(task, (tuple, list)) else int(task)
+
+
 def _run(kind: str, model, genome: Genome, windows: Windows | Variants, coords: dict, out,
          tasks, source: str, *, mode: str = "DeepLIFT_GenomicsDefault",
          reference="shuffle:10", seed: int = 1, shard_size: int = 1000, batch_size: int = 256,
-         target_layer: int = -2, client=None, resume: bool = False, overwrite: bool = False,
-         progress: bool = True, convert_options: dict | None = None) -> ScaleResult:
-    """Shared driver. ``mode``: nonlinear mode name; ``reference``:
-    ``"zeros"``/``"shuffle:N"``; ``shard_size``: windows per shard and Zarr
-    chunk; ``client``: a ``dask.distributed.Client`` or None (this
-    process); ``convert_options``: extra ``convert_model_from_saved_files``
-    keyword arguments (string values)."""
-    tasks = [int(t) for t in ([tasks] if np.isscalar(tasks) else tasks)]
-    if not tasks:
-        raise ValueError("tasks: give at least one target neuron index.")
+         output: str | None = None, target: str | None = None, target_layer=None,
+         sequence_input: str | None = None, client=None, resume: bool = False,
+         overwrite: bool = False, progress: bool = True,
+         convert_options: dict | None = None) -> ScaleResult:
+    """Shared driver. ``tasks``: target neuron indices (ints, or tuples for
+    an N-d target); ``output``/``target``/``target_layer``/
+    ``sequence_input``: as ``deeplift score``'s ``--output``, ``--target
+    profile``, ``--target-layer``, ``--sequence-input``; ``mode``: the
+    nonlinear mode; ``reference``: ``"zeros"``/``"shuffle:N"``;
+    ``shard_size``: windows per shard and Zarr chunk; ``client``: a
+    ``dask.distributed.Client`` or None (this process); ``convert_options``:
+    extra ``convert_model_from_saved_files`` keyword arguments (strings)."""
+    if tasks is None or np.isscalar(tasks) or isinstance(tasks, tuple):
+        tasks = [] if tasks is None else [tasks]
+    tasks = [tuple(int(i) for i in t) if isinstance(t, (tuple, list)) else int(t)
+             for t in tasks]
     if not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive int; got {shard_size!r}.")
     num_refs = _num_refs(reference)
@@ -122,12 +134,20 @@ def _run(kind: str, model, genome: Genome, windows: Windows | Variants, coords: 
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"model file not found: {str(model)!r}.")
     options = {k: str(v) for k, v in sorted((convert_options or {}).items())}
+    target_options = {"output": output, "target": target, "tasks": tuple(tasks),
+                      "sequence_input": sequence_input,
+                      "target_layer": None if target_layer is None else str(target_layer)}
     spec = ModelSpec(model_path, file_sha256(model_path), str(getattr(mode, "value", mode)),
-                     int(target_layer), tuple(options.items()))
+                     tuple(options.items()), tuple(sorted(target_options.items())))
+    # Converting here checks the model and target options before any work
+    # (and is the model every local shard uses).
+    labels = get_scorer(spec).labels
     used = sorted(set(coords["chrom"].tolist()))
     settings = {"kind": kind, "model": model_path, "model_sha256": spec.sha256,
-                "mode": spec.mode, "convert_options": options, "tasks": tasks,
-                "target_layer": spec.target_layer,
+                "mode": spec.mode, "convert_options": options,
+                "tasks": [_task_key(t) for t in tasks], "labels": labels,
+                "output": output, "target": target, "sequence_input": sequence_input,
+                "target_layer": target_options["target_layer"],
                 "reference": "zeros" if num_refs == 0 else f"shuffle:{num_refs}",
                 "seed": int(seed), "width": int(windows.width), "shard_size": int(shard_size),
                 "num_windows": len(windows), "genome": os.path.abspath(genome.path),
@@ -142,7 +162,7 @@ def _run(kind: str, model, genome: Genome, windows: Windows | Variants, coords: 
     def jobs():
         for k in missing:
             a, b = k * shard_size, min(len(windows), (k + 1) * shard_size)
-            yield ShardJob(spec, settings["genome"], out, k, a, take(windows, a, b), tasks,
+            yield ShardJob(spec, settings["genome"], out, k, a, take(windows, a, b),
                            num_refs, int(seed), int(batch_size), variants=kind == "variants")
 
     if client is None:

@@ -44,7 +44,8 @@ def add_export_parser(sub) -> None:
     what.add_argument("--bigwig", help="FILE.bw: per-base contributions summed over bases")
     what.add_argument("--modisco", help="DIR for modisco-lite's ohe/shap .npz files")
     what.add_argument("--hdf5", help="FILE.h5 with every array of the store")
-    export.add_argument("--task", type=int, help="task for --bigwig")
+    export.add_argument("--task", help="for --bigwig: a scored task (T or i,j), 'profile', "
+                                       "or a label of the store")
     export.add_argument("--group", choices=["ref", "alt"],
                         help="for a variants store: which windows (--bigwig needs one)")
 
@@ -76,9 +77,13 @@ def run_score(args) -> int:
     options = {}
     if getattr(args, "maxpool_mode", None):
         options["maxpool_deeplift_mode"] = args.maxpool_mode
+    if getattr(args, "input", None):
+        return _fail("score", "--input (values of other model inputs) is not supported with "
+                              "--regions/--variants: other inputs get zeros.")
     common = dict(mode=args.mode, reference=args.reference, seed=args.seed,
                   shard_size=args.shard_size, batch_size=args.batch_size,
-                  target_layer=args.target_layer, resume=args.resume,
+                  output=args.output, target=args.target, target_layer=args.target_layer,
+                  sequence_input=args.sequence_input, resume=args.resume,
                   overwrite=args.overwrite, progress=True, convert_options=options)
     try:
         client, close = open_scheduler(args.scheduler)

@@ -24,11 +24,20 @@ def _group(root, group: str | None):
     return root
 
 
-def _task_axis(settings: dict, task: int) -> int:
-    if task not in settings["tasks"]:
-        raise ValueError(f"task {task} was not scored; the store holds tasks "
-                         f"{settings['tasks']}.")
-    return settings["tasks"].index(task)
+def _task_axis(settings: dict, task) -> int:
+    """Index along T of ``task``: an int, ``"i,j"``, ``"profile"`` or a
+    label as stored (``task3``, ``counts_task0``...)."""
+    text = str(task).strip()
+    wanted = text if not text.replace(",", "").isdigit() else "task" + text.replace(",", "_")
+    labels = list(settings["labels"])
+    for axis, label in enumerate(labels):
+        if label == wanted or label.endswith("_" + wanted):
+            matches = [l for l in labels if l == wanted or l.endswith("_" + wanted)]
+            if len(matches) > 1:
+                raise ValueError(f"task {task!r} matches {matches}; give the full label.")
+            return axis
+    raise ValueError(f"task {task} was not scored; the store holds {labels} (tasks "
+                     f"{settings['tasks']}).")
 
 
 def _check_done(root, path) -> None:
@@ -78,7 +87,7 @@ class _Track:
         self._origin += final
 
 
-def export_bigwig(store_path: str | os.PathLike, out: str | os.PathLike, task: int,
+def export_bigwig(store_path: str | os.PathLike, out: str | os.PathLike, task,
                   group: str | None = None, batch: int = 1024) -> str:
     """Writes a bigWig of per-base contributions summed over the 4 bases
     for ``task``; where windows overlap, their values are averaged.
@@ -86,7 +95,8 @@ def export_bigwig(store_path: str | os.PathLike, out: str | os.PathLike, task: i
     Args:
         store_path: a finished store.
         out: the ``.bw`` file to write.
-        task: a target neuron index the store was scored for.
+        task: what the store was scored for: a task (int or ``"i,j"``),
+            ``"profile"``, or a stored label.
         group: ``"ref"`` or ``"alt"`` for a variants store.
         batch: windows read from the store at a time.
 
@@ -126,9 +136,9 @@ def export_bigwig(store_path: str | os.PathLike, out: str | os.PathLike, task: i
 
 def export_modisco(store_path: str | os.PathLike, out_dir: str | os.PathLike,
                    group: str | None = None) -> list:
-    """Writes modisco-lite inputs ``{prefix}task{t}_ohe.npz`` /
-    ``..._shap.npz`` per task (prefix ``ref_``/``alt_`` for variants;
-    both groups when ``group`` is None)."""
+    """Writes modisco-lite inputs ``{prefix}{label}_ohe.npz`` /
+    ``..._shap.npz`` per label (``task0``, ``profile``...; prefix
+    ``ref_``/``alt_`` for variants, both groups when ``group`` is None)."""
     from deeplift.genomics_io import save_modisco_inputs
 
     root = open_store(store_path)
@@ -142,10 +152,10 @@ def export_modisco(store_path: str | os.PathLike, out_dir: str | os.PathLike,
     for name in groups:
         arrays = _group(root, name)
         one_hot = arrays["one_hot"][:].astype(np.float32)
-        for axis, task in enumerate(settings["tasks"]):
+        for axis, label in enumerate(settings["labels"]):
             prefix = f"{name}_" if name else ""
             paths.extend(save_modisco_inputs(one_hot, arrays["hypothetical_contribs"][axis],
-                                             out_dir, prefix=f"{prefix}task{task}_"))
+                                             out_dir, prefix=f"{prefix}{label}_"))
     return paths
 
 

@@ -39,80 +39,97 @@ def window_seed(seed: int, index: int, allele: int | None = None) -> list[int]:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What identifies a converted model: file, its sha256, the nonlinear
-    mode, the target layer and further ``convert_model_from_saved_files``
-    keyword arguments (as sorted ``(name, value)`` pairs)."""
+    """What identifies a converted model and its target: file, sha256, the
+    nonlinear mode, further ``convert_model_from_saved_files`` keyword
+    arguments and the target options of ``deeplift score`` (see
+    ``deeplift.score_targets.add_target_arguments``), both as sorted
+    ``(name, value)`` pairs with tasks as a tuple."""
 
     path: str
     sha256: str
     mode: str
-    target_layer: int = -2
     convert_options: tuple = ()
+    target_options: tuple = ()
 
 
 class WindowScorer:
     """Contributions, hypothetical contributions and convergence deltas of
-    one-hot windows, from one compiled pass per batch (the same
-    ``TargetScoringFunction`` that ``deeplift score`` uses)."""
+    one-hot windows for a ``deeplift.score_targets.ScoreTarget`` (what
+    ``deeplift score`` explains), from one compiled pass per batch, with
+    each window's references drawn from its own seed."""
 
-    def __init__(self, model, target_layer: int):
-        from deeplift.models import SequentialModel, TargetScoringFunction
+    def __init__(self, target):
+        self.target = target
+        self.labels = list(target.labels)
 
-        if not isinstance(model, SequentialModel):
-            raise ValueError("genome-scale scoring supports Sequential models (as "
-                             "`deeplift score` does); use the Python API for functional models.")
-        inp = model.get_layers()[0]
-        target = model._lookup(target_layer, "target_layer")
-        self._both = TargetScoringFunction([inp], [inp, inp], target,
-                                           ("target_contribs", "mxts"), return_list=True)
-        self._predict = model.get_prediction_function(input_layer_idx=0,
-                                                      output_layer_idx=target_layer)
-
-    def score(self, one_hot: np.ndarray, tasks: list[int], num_refs: int, seeds,
-              batch_size: int):
+    def score(self, one_hot: np.ndarray, num_refs: int, seeds, batch_size: int):
         """Scores ``(n, W, 4)`` windows against ``num_refs`` dinucleotide
         shuffles each (0: the all-zero reference), seeded by ``seeds[i]``.
+        Other model inputs get zeros, held fixed as their own reference.
 
         Returns:
             ``(contribs, hypothetical, delta)``: ``(T, n, W, 4)``,
             ``(T, n, W, 4)`` float32 (means over the references) and
             ``(T, n)`` (summed contributions minus the target's difference
-            from reference, averaged over the references).
+            from reference, averaged over the references), ``T`` labels.
         """
+        from deeplift import targets as targets_mod
         from deeplift.dinuc_shuffle import dinuc_shuffle
         from deeplift.genomics import hypothetical_from_multipliers
 
-        n, num_tasks = len(one_hot), len(tasks)
+        target = self.target
+        feeds = target.feeds(one_hot)
+        weights = target.weights(feeds, batch_size)
+        both = target._compiled("both")
+        position = target.input_layers.index(target.sequence_input)
+        n, num_labels = len(one_hot), len(self.labels)
         repeats = max(1, num_refs)
-        contribs = np.empty((num_tasks,) + one_hot.shape, np.float32)
+        contribs = np.empty((num_labels,) + one_hot.shape, np.float32)
         hyp = np.empty_like(contribs)
-        delta = np.empty((num_tasks, n), np.float32)
+        delta = np.empty((num_labels, n), np.float32)
         per_call = max(1, int(batch_size) // repeats)
         for a in range(0, n, per_call):
             x = one_hot[a:a + per_call]
             m = len(x)
+            rows = np.repeat(np.arange(a, a + m), repeats)
+            data = [f[rows] for f in feeds]
+            refs = list(data)
             if num_refs == 0:
-                # one scalar reference: its forward pass runs once per batch
-                inputs, refs = x, np.float32(0.0)
+                # one shared reference: its forward pass runs once per batch
+                refs[position] = np.zeros_like(one_hot[:1])
             else:
-                refs = np.concatenate([
+                refs[position] = np.concatenate([
                     dinuc_shuffle(seq, num_shufs=num_refs, rng=np.random.default_rng(seed))
                     for seq, seed in zip(x, seeds[a:a + m])]).astype(np.float32)
-                inputs = np.repeat(x, num_refs, axis=0)
-            per_task, gaps = self._both(tasks, [inputs], batch_size=batch_size,
-                                        input_references_list=[refs],
-                                        return_convergence_delta=True)
-            for t, (c, mxts) in enumerate(per_task):
-                h = hypothetical_from_multipliers(mxts, refs)
+            kwargs = ({"task_idx": list(target.tasks)} if weights is None else
+                      {"target_weights": targets_mod.select_examples(
+                          weights, rows, n, target.target_shape)})
+            per_label, gaps = both(input_data_list=data, input_references_list=refs,
+                                   batch_size=batch_size, return_convergence_delta=True,
+                                   **kwargs)
+            for t, (c, mxts) in enumerate(per_label):
+                h = hypothetical_from_multipliers(mxts, refs[position])
                 contribs[t, a:a + m] = c.reshape((m, repeats) + x.shape[1:]).mean(axis=1)
                 hyp[t, a:a + m] = h.reshape((m, repeats) + x.shape[1:]).mean(axis=1)
-            delta[:, a:a + m] = np.asarray(gaps).reshape(num_tasks, m, repeats).mean(axis=-1)
+            delta[:, a:a + m] = np.asarray(gaps).reshape(num_labels, m, repeats).mean(axis=-1)
         return contribs, hyp, delta
 
-    def predict(self, one_hot: np.ndarray, tasks: list[int], batch_size: int) -> np.ndarray:
-        """The target neurons' values ``(T, n)``."""
-        out = self._predict([one_hot], batch_size=batch_size)
-        return np.asarray(out, np.float32).reshape(len(one_hot), -1)[:, tasks].T
+    def predict(self, one_hot: np.ndarray, batch_size: int) -> np.ndarray:
+        """Each label's target value ``(T, n)``: the task neuron, or the
+        profile target ``sum(w * logits)`` with the window's own weights."""
+        from deeplift import targets as targets_mod
+
+        target = self.target
+        feeds = target.feeds(one_hot)
+        logits = np.asarray(target._compiled("predict")(feeds, batch_size=batch_size),
+                            np.float32)
+        weights = [targets_mod.task_weights(t, target.target_shape, target.target.name)
+                   for t in target.tasks]
+        if target.profile:
+            weights.append(targets_mod.profile_weights(logits, axis=1))
+        flat = logits.reshape(len(one_hot), -1)
+        return np.stack([(np.broadcast_to(w, logits.shape).reshape(len(one_hot), -1)
+                          * flat).sum(-1) for w in weights]).astype(np.float32)
 
 
 _SCORERS: dict[ModelSpec, WindowScorer] = {}
@@ -123,11 +140,15 @@ def get_scorer(spec: ModelSpec) -> WindowScorer:
     """This process's scorer for ``spec``, converting the model on first use.
 
     Raises:
-        ValueError: the model file's sha256 is no longer ``spec.sha256``.
+        ValueError: the model file's sha256 is no longer ``spec.sha256``, or
+            the target options do not fit the model.
     """
     scorer = _SCORERS.get(spec)
     if scorer is None:
+        import argparse
+
         from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files
+        from deeplift.score_targets import select_target
 
         actual = file_sha256(spec.path)
         if actual != spec.sha256:
@@ -135,7 +156,12 @@ def get_scorer(spec: ModelSpec) -> WindowScorer:
                              f"{actual[:12]}... != {spec.sha256[:12]}...).")
         model = convert_model_from_saved_files(spec.path, nonlinear_mxts_mode=spec.mode,
                                                **dict(spec.convert_options))
-        scorer = _SCORERS[spec] = WindowScorer(model, spec.target_layer)
+        options = dict(spec.target_options)
+        target = select_target(model, argparse.Namespace(
+            output=options.get("output"), target_layer=options.get("target_layer"),
+            task=list(options.get("tasks", ())), target=options.get("target"),
+            sequence_input=options.get("sequence_input"), input=[]))
+        scorer = _SCORERS[spec] = WindowScorer(target)
         _LOADS["count"] += 1
     return scorer
 
@@ -150,7 +176,6 @@ class ShardJob:
     shard: int
     start: int
     windows: object  # regions.Windows or variants.Variants, this shard's slice
-    tasks: list[int]
     num_refs: int
     seed: int
     batch_size: int
@@ -195,15 +220,14 @@ def score_shard(job: ShardJob) -> dict:
     arrays, predictions = {}, {}
     for name, one_hot in groups.items():
         seeds = [window_seed(job.seed, k, alleles[name]) for k in indices]
-        contribs, hyp, delta = scorer.score(one_hot, job.tasks, job.num_refs, seeds,
-                                            job.batch_size)
+        contribs, hyp, delta = scorer.score(one_hot, job.num_refs, seeds, job.batch_size)
         prefix = f"{name}/" if name else ""
         arrays[prefix + "contribs"] = contribs
         arrays[prefix + "hypothetical_contribs"] = hyp
         arrays[prefix + "one_hot"] = one_hot.astype(np.uint8)
         arrays[prefix + "convergence_delta"] = delta
         if job.variants:
-            predictions[name] = scorer.predict(one_hot, job.tasks, job.batch_size)
+            predictions[name] = scorer.predict(one_hot, job.batch_size)
             arrays[prefix + "prediction"] = predictions[name]
     if job.variants:
         arrays["alt_minus_ref"] = predictions["alt"] - predictions["ref"]

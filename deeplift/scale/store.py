@@ -1,10 +1,11 @@
 """The Zarr store a genome-scale run writes, one shard (= one chunk along
 the window axis N) at a time.
 
-Layout (``T`` tasks, ``N`` windows of ``W`` bases, shard size ``S``)::
+Layout (``T`` targets: the ``labels`` of ``deeplift score``, one per task
+and ``profile``; ``N`` windows of ``W`` bases; shard size ``S``)::
 
     STORE.zarr/                 attrs["deeplift"]: model sha256, mode, tasks,
-                                reference, seed, width, shard size, ...
+                                labels, reference, seed, width, shard size, ...
       chrom, start, end         (N,) each window's coordinates (0-based)
       done                      (ceil(N / S),) bool, one chunk per shard
       contribs                  (T, N, W, 4) float32  } regions: at the root;
@@ -62,7 +63,7 @@ def _array(group, name, shape, chunks, dtype, fill_value):
 
 def _create(path: str, settings: dict, coords: dict, groups: list[str], extra_task_arrays):
     zarr = _zarr()
-    num_tasks, n = len(settings["tasks"]), int(settings["num_windows"])
+    num_tasks, n = len(settings["labels"]), int(settings["num_windows"])
     width, shard = int(settings["width"]), int(settings["shard_size"])
     root = zarr.open_group(path, mode="w")
     for name, values in coords.items():
@@ -93,7 +94,7 @@ def create_or_open(path: str | os.PathLike, settings: dict, coords: dict, groups
     Args:
         path: the ``.zarr`` directory.
         settings: JSON-able run settings (stored in ``attrs["deeplift"]``);
-            ``tasks``, ``num_windows``, ``width`` and ``shard_size`` are
+            ``labels``, ``num_windows``, ``width`` and ``shard_size`` are
             required. A resumed run must have the same settings.
         coords: per-window arrays ``(N,)`` (chrom, start, end, ...); a
             resumed run must have the same values.

@@ -73,3 +73,42 @@ def test_zero_reference_and_shard_size_do_not_change_results(genome_dir, tmp_pat
     # zero reference: contributions are the hypothetical ones on the present base
     np.testing.assert_allclose(a["contribs"][:], a["hypothetical_contribs"][:] * a["one_hot"][:],
                                atol=1e-6)
+
+
+def test_functional_two_headed_model_matches_deeplift_score(genome_dir, tmp_path):
+    """--output/--task/--target profile select the same target as
+    `deeplift score --sequences` (ScoreTarget.score on the same windows)."""
+    import argparse
+
+    import keras
+    import zarr
+
+    from deeplift.cli import main
+    from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files
+    from deeplift.score_targets import select_target
+
+    root, chroms = genome_dir
+    keras.utils.set_random_seed(1)
+    seq = keras.Input((WIDTH, 4), name="seq")
+    hidden = keras.layers.Conv1D(4, 5, padding="same", activation="relu")(seq)
+    profile = keras.layers.Conv1D(2, 3, padding="same", name="profile")(hidden)
+    counts = keras.layers.Dense(1, name="counts")(keras.layers.GlobalAveragePooling1D()(hidden))
+    path = tmp_path / "two_heads.keras"
+    keras.Model(seq, [profile, counts]).save(path)
+    out = tmp_path / "p.zarr"
+    assert main(["score", str(path), "--regions", str(root / "regions.bed"), "--genome",
+                 str(root / "genome.fa"), "--width", str(WIDTH), "--output", "profile",
+                 "--task", "3,1", "--target", "profile", "--reference", "zeros",
+                 "--mode", "Rescale", "--shard-size", "10", "--out", str(out)]) == 0
+    store = zarr.open_group(str(out), mode="r")
+    assert store.attrs["deeplift"]["labels"] == ["profile_task3_1", "profile_profile"]
+    _, _, one_hot = _expected_windows(root, chroms)
+    target = select_target(convert_model_from_saved_files(str(path), nonlinear_mxts_mode="Rescale"),
+                           argparse.Namespace(output="profile", target_layer=None,
+                                              task=[(3, 1)], target="profile",
+                                              sequence_input=None, input=[]))
+    for axis, (contribs, hyp) in enumerate(target.score(one_hot, num_refs=0)):
+        np.testing.assert_allclose(store["contribs"][axis], contribs, atol=1e-6)
+        np.testing.assert_allclose(store["hypothetical_contribs"][axis], hyp, atol=1e-6)
+    # Rescale without max pools: contributions sum to the target's difference
+    assert np.abs(store["convergence_delta"][:]).max() < 1e-4
