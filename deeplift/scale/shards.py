@@ -1,8 +1,8 @@
 """Scoring one shard of windows, the unit of work of every scheduler.
 
 A process (this one, or a Dask worker) converts each model once and keeps
-it (:func:`get_scorer`, keyed by model path, sha256 and conversion
-options). Shuffled references are drawn per window from
+it (:func:`get_scorer`, keyed by model path, sha256, conversion and
+target options). Shuffled references are drawn per window from
 ``numpy.random.default_rng([seed, k])`` for window ``k`` of a region run
 (``[seed, k, 0]`` and ``[seed, k, 1]`` for the reference and alternate
 window of variant ``k``), so a window's scores do not depend on the
@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -180,7 +180,6 @@ class ShardJob:
     seed: int
     batch_size: int
     variants: bool = False
-    info: dict = field(default_factory=dict)
 
 
 def take(windows, start: int, stop: int):

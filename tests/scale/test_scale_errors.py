@@ -137,3 +137,21 @@ def test_regions_need_a_zarr_output_genome_and_width(genome_dir, tmp_path, capsy
     assert main(["score", str(root / "model.h5"), "--regions", str(root / "regions.bed"),
                  "--task", "0", "--out", str(tmp_path / "o.zarr")]) == 2
     assert "need --genome FASTA and --width W" in capsys.readouterr().err
+
+
+def test_vcf_symbolic_alleles_are_skipped_and_bad_alleles_named(tmp_path):
+    from deeplift.scale import read_vcf
+
+    vcf = write_vcf(tmp_path / "v.vcf", [("chr1", 5, "a", "A", "<DEL>"),
+                                         ("chr1", 9, "b", "C", "T,*"),
+                                         ("chr1", 12, ".", "G", "GA")])
+    with pytest.warns(UserWarning, match=rf"skipped 2 symbolic .*first at {vcf}:3"):
+        variants = read_vcf(vcf)
+    assert variants.ids == ["b/1", "chr1:12:G>GA"]  # /k: the ALT number on the line
+    np.testing.assert_array_equal(variants.pos, [8, 11])  # 0-based
+    bad = write_vcf(tmp_path / "bad.vcf", [("chr1", 5, "a", "AXG", "A")])
+    with pytest.raises(ValueError, match=rf"{bad}:3: REF 'AXG' must be bases"):
+        read_vcf(bad)
+    bad.write_text("chr1\t0\t.\tA\tC\n")
+    with pytest.raises(ValueError, match=rf"{bad}:1: POS must be a positive integer"):
+        read_vcf(bad)

@@ -1,6 +1,5 @@
 """score_regions on a synthetic genome against the per-array Python API."""
 import numpy as np
-import pytest
 
 from scale_helpers import WIDTH, api_scores, centred, encode, keras_logits, shuffled_refs
 

@@ -1,6 +1,5 @@
 """score_variants: reference/alternate windows against scoring them directly."""
 import numpy as np
-import pytest
 
 from scale_helpers import WIDTH, api_scores, encode, keras_logits, shuffled_refs, write_vcf
 
