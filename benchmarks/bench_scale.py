@@ -24,7 +24,8 @@ per process). Median of ``--rounds`` interleaved rounds.
 Figures (2 shared CPU cores, load average 7-10 from other jobs, so +-15%):
 10,000 windows, zero reference: in memory 57.1 s (175 windows/s),
 ``--scheduler local`` 61.2 s, ratio 1.07x (an earlier run: 91.7 s vs 91.5 s,
-1.00x). Per 1,000 windows of a shard: reading + encoding 0.02-0.05 s, Zarr
+1.00x); 1,000 windows with ``--reference shuffle:10``: 73.6 s vs 71.6 s,
+0.97x. Per 1,000 windows of a shard: reading + encoding 0.02-0.05 s, Zarr
 writes 0.55-0.7 s (~9% of scoring). Per-shard overhead at equal batches:
 Dask (1 worker) 19-51 ms (2,000 windows, 4 vs 40 shards); the local
 scheduler's is below the noise (the 40-shard run was the faster one).
