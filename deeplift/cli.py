@@ -49,7 +49,7 @@ def _mode_note(layer) -> str:
     from deeplift.score_targets import add_target_arguments
     from deeplift.rules import effective_mode
 
-    mode = getattr(layer, "nonlinear_mxts_mode", None)
+    mode = getattr(layer, "requested_nonlinear_mxts_mode", None)
     if mode is None:
         return ""
     if mode != NonlinearMxtsMode.DeepLIFT_GenomicsDefault:

@@ -55,15 +55,17 @@ def check_convergence(delta: np.ndarray, target_diff_scale: float = 1.0,
     return delta
 
 
-def _call_shuffle(shuffle_func: Callable, seq, num_shufs: int, rng: np.random.Generator):
-    """``num_shufs`` shuffles of ``seq``; passes ``num_shufs``/``rng`` when
-    ``shuffle_func`` accepts them (as ``deeplift.dinuc_shuffle`` does)."""
+def _call_shuffle(shuffle_func: Callable, seq, num_shufs: int, rng: np.random.RandomState):
+    """``num_shufs`` shuffles of ``seq``, one ``shuffle_func(seq, rng=rng)``
+    call each when ``shuffle_func`` takes ``rng`` (as 0.6.13 called it, so
+    ``deeplift.dinuc_shuffle`` with the same seed gives 0.6.13's references),
+    else ``shuffle_func(seq)``."""
     try:
         params = inspect.signature(shuffle_func).parameters
     except (TypeError, ValueError):
         params = {}
-    if "num_shufs" in params and "rng" in params:
-        return list(shuffle_func(seq, num_shufs=num_shufs, rng=rng))
+    if "rng" in params:
+        return [shuffle_func(seq, rng=rng) for _ in range(num_shufs)]
     return [shuffle_func(seq) for _ in range(num_shufs)]
 
 
@@ -95,7 +97,7 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
         ``target_weights`` (instead of ``task_idx``, see
         ``TargetScoringFunction``): per-example weights ``(N, *target_shape)``
         go with their sequence to each of its references; shared weights are
-        passed unchanged. ``seed`` may also be a ``numpy.random.Generator``,
+        passed unchanged. ``seed`` may also be a ``numpy.random.RandomState``,
         which then continues its stream (scoring sequences chunk by chunk
         with one generator gives the references of one call).
     """
@@ -111,10 +113,17 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
             raise ValueError(f"num_refs_per_seq must be a positive int; got {num_refs_per_seq!r}.")
         sequences = list(input_data_sequences)
         num_seqs = len(sequences)
+        if num_seqs == 0:    # empty scores shaped by the scoring function
+            empty = input_data_sequences if one_hot_func is None else one_hot_func([])
+            empty = np.asarray(empty, np.float32)
+            return score_computation_function(
+                task_idx=task_idx, input_data_list=[empty], input_references_list=[empty],
+                batch_size=batch_size, progress_update=None)
         if pregen_refs is not None:
             pregen_refs = np.asarray(pregen_refs, np.float32)
             pregen_refs = pregen_refs.reshape((num_seqs, num_refs_per_seq) + pregen_refs.shape[-2:])
-        rng = np.random.default_rng(seed)
+        # as 0.6.13, for identical references; a RandomState continues its stream
+        rng = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
         seqs_per_chunk = max(1, int(batch_size) // int(num_refs_per_seq))
         is_list = is_list_request(task_idx, target_weights)
         means = None
@@ -149,8 +158,6 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
                     acc.append(m)
             progress.update(len(chunk))
         progress.close()
-        if means is None:
-            raise ValueError("input_data_sequences holds no sequences.")
         results = [np.concatenate(m, axis=0) for m in means]
         return results if is_list else results[0]
 

@@ -9,8 +9,9 @@ import numpy as np
 
 import tensorflow as tf
 
-from deeplift import util
+from deeplift import graph, util
 from deeplift.layers.base import Input, Layer, SymbolicVar
+from deeplift.rules import report_resolved_modes
 from deeplift.scoring import build_graph_function
 from deeplift.targets import resolve_targets
 
@@ -119,10 +120,16 @@ class TargetScoringFunction:
             raise ValueError("return_convergence_delta needs a contributions function "
                              "(get_target_contribs_func), not multipliers.")
         refs = util.format_references(input_references_list, self.input_layers, inputs)
+        shared_seed = None if targets.per_example else tf.constant(targets.seed)
+        stand_in = util.stand_in_for_empty(inputs)
+        if stand_in is not None:     # zero examples: run one zero example, cut to [:0]
+            inputs, total = stand_in, 1
+            refs = [(ref[:1] if not per_example else np.zeros_like(x), False)
+                    for (ref, per_example), x in zip(refs, stand_in)]
+            shared_seed = tf.zeros((targets.num_targets, 1) + targets.seed.shape[2:])
         # Layers that merge inputs need one reference batch size: when some
         # references are per example, the shared ones are repeated too.
         mixed = len({per_example for _, per_example in refs}) > 1
-        shared_seed = None if targets.per_example else tf.constant(targets.seed)
         progress = util.ProgressReporter(total, progress_update)
         pieces = [[] for _ in range(len(self.scored_layers) + 1)]
         for batch in util.iterate_batches(total, batch_size):
@@ -145,6 +152,8 @@ class TargetScoringFunction:
             progress.update(batch.stop - batch.start)
         progress.close()
         merged = [np.concatenate(piece, axis=1) for piece in pieces[:-1]]
+        if stand_in is not None:
+            merged, pieces[-1], total = [m[:, :0] for m in merged], [pieces[-1][0][:0]], 0
         per_target = []
         for t in range(targets.num_targets):
             layers_out = [m[t] for m in merged]
@@ -155,7 +164,7 @@ class TargetScoringFunction:
         target_diff = targets.target_differences(np.concatenate(pieces[-1], axis=0))
         # Only contributions sum to the target's difference; multipliers
         # scored alongside (e.g. for hypothetical contributions) do not.
-        summed = sum(m.reshape(m.shape[0], total, -1).sum(axis=-1)
+        summed = sum(m.reshape(m.shape[0], total, int(np.prod(m.shape[2:]))).sum(axis=-1)
                      for m, kind in zip(merged, kinds) if kind == "target_contribs")
         delta = summed - target_diff
         return result, (delta if targets.is_list else delta[0])
@@ -196,6 +205,9 @@ class Model:
 
         def predict(input_data_list, batch_size: int = 100, progress_update: int | None = None):
             inputs = util.format_inputs(input_data_list, input_layers)
+            stand_in = util.stand_in_for_empty(inputs)
+            if stand_in is not None:     # zero examples: run one zero example, cut to [:0]
+                return fn(*stand_in, *placeholder_refs)[0].numpy()[:0]
             total = inputs[0].shape[0]
             progress = util.ProgressReporter(total, progress_update)
             pieces = []
@@ -225,7 +237,8 @@ class SequentialModel(Model):
         for previous, layer in zip(self._layers[:-1], self._layers[1:]):
             if layer.inputs is None:
                 layer.set_inputs(previous)
-        self._layers[-1].build_fwd_pass_vars()
+        graph.infer_shapes([self._layers[-1]])
+        report_resolved_modes(self._layers, strict=False)
 
     def get_layers(self) -> list[Layer]:
         return self._layers
@@ -293,6 +306,7 @@ class GraphModel(Model):
                 if not any(id(c) in members for c in layer.get_output_layers())}
         self._outputs = {out: self._lookup(name, "output_layer_names")
                          for out, name in output_layer_names.items()}
+        report_resolved_modes(self._name_to_layer.values(), strict=False)
 
     def get_output_layers(self) -> dict[str, Layer]:
         return dict(self._outputs)

@@ -246,7 +246,7 @@ class ScoreTarget:
         """Chunks of sequences through ``get_shuffle_seq_ref_function``, one
         random generator for all (the references of a single call), so each
         chunk's other inputs and weights go with its sequences."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.RandomState(seed)   # one stream across chunks, as one call
         per_chunk = max(1, batch_size // num_refs)
         progress = util.ProgressReporter(len(one_hot), progress_update, "sequences")
         pieces = []

@@ -44,6 +44,8 @@ def _evaluate(var: SymbolicVar, fp: graph.ForwardPass, mxts: dict, num_tasks) ->
         return tf.broadcast_to(fp.ref(layer), tf.shape(fp.act(layer)))
     if var.kind == "diff_from_reference":
         return fp.diff(layer)
+    if var.kind in ("pos_contribs", "neg_contribs"):
+        return fp.parts(layer)[0 if var.kind == "pos_contribs" else 1]
     if id(layer) in mxts:
         pos, neg = mxts[id(layer)]
     else:
@@ -64,7 +66,8 @@ def _evaluate(var: SymbolicVar, fp: graph.ForwardPass, mxts: dict, num_tasks) ->
 
 
 def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[SymbolicVar],
-                         targets: Sequence[Layer] = (), shared_rows: bool = False):
+                         targets: Sequence[Layer] = (), shared_rows: bool = False,
+                         allow_activation_targets: bool = False):
     """Compiles the quantities ``outputs`` as one ``tf.function``.
 
     Args:
@@ -75,6 +78,8 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
             function takes one seed argument per target (module docstring).
         shared_rows: take distinct inputs plus a row index (see the module
             docstring) instead of one input row per example.
+        allow_activation_targets: accept activation layers as targets (the
+            original low-level API, ``compile_func``, allowed them).
 
     Returns:
         A ``tf.function`` with the argument layout of the module docstring,
@@ -89,7 +94,8 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
     outputs = list(outputs)
     targets = list(targets)
     for target in targets:
-        graph.check_can_be_target(target)
+        if not allow_activation_targets:
+            graph.check_can_be_target(target)
     needs_backward = any(var.needs_backward for var in outputs)
     roots = [var.layer for var in outputs] + (targets if needs_backward else [])
     order = graph.topological_order(roots)

@@ -188,10 +188,10 @@ class Targets:
     def target_differences(self, diff: np.ndarray) -> np.ndarray:
         """``sum_j w_j (t_j(x) - t_j(x0))`` ``(T, N)`` from the target
         layer's difference from reference ``diff`` ``(N, *target_shape)``."""
-        num = diff.shape[0]
+        num, size = diff.shape[0], int(np.prod(diff.shape[1:]))
         weights = np.broadcast_to(self.seed, (self.num_targets, num) + diff.shape[1:])
-        return np.einsum("tnj,nj->tn", weights.reshape(self.num_targets, num, -1),
-                         diff.reshape(num, -1).astype(np.float32))
+        return np.einsum("tnj,nj->tn", weights.reshape(self.num_targets, num, size),
+                         diff.reshape(num, size).astype(np.float32))
 
 
 def resolve_targets(target_layer, num_examples: int, task_idx=None,

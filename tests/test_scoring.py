@@ -456,3 +456,46 @@ def test_output_layers_of_hand_built_and_converted_models(net):
     assert {k: v.name for k, v in outputs.items()} == {"a": "a_0", "b": "b_0"}
     seq = convert_keras_model(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")]))
     assert {k: v.name for k, v in seq.get_output_layers().items()} == {"d": "0"}
+
+
+def test_zero_examples_give_empty_results_of_the_right_shape(net):
+    """Zero examples: every scoring, multiplier and prediction function
+    returns arrays shaped like its results on real examples, with 0 rows
+    (a list per task for a list of tasks), and an empty convergence delta."""
+    empty = [x[:0] for x in net.xs]
+    full_contribs = net.contribs(0, net.xs, input_references_list=net.refs)
+    for fn in (net.contribs, net.mults):
+        got = fn(0, empty, input_references_list=[r[:0] for r in net.refs])
+        assert [g.shape for g in got] == [(0,) + f.shape[1:] for f in full_contribs]
+        assert all(g.dtype == np.float32 for g in got)
+        per_task = fn([0, 2], empty, input_references_list=[0.0, 0.0])
+        assert len(per_task) == 2
+        assert all([g.shape for g in t] == [(0, 6, 2), (0, 3)] for t in per_task)
+    _, delta = net.contribs([1, 2], empty, input_references_list=[0.0, 0.0],
+                            return_convergence_delta=True)
+    assert delta.shape == (2, 0)
+    predict = net.model.get_prediction_function(["seq", "vec"], "prob")
+    assert predict(empty).shape == (0, 3)
+    assert predict([[], []]).shape == (0, 3)     # empty lists of examples
+    assert predict(net.xs).shape == (N, 3)
+
+
+def test_zero_examples_through_the_sequential_model_and_compile_func():
+    inp = L.Input(batch_shape=(None, 5, 4))
+    layers = [inp, L.Conv1D(kernel=np.ones((2, 4, 2)), bias=np.zeros(2)),
+              L.ReLU(nonlinear_mxts_mode=M.RevealCancel), L.MaxPool1D(pool_size=2),
+              L.Flatten(), L.Dense(kernel=np.ones((4, 3)), bias=np.zeros(3))]
+    model = SequentialModel(layers)
+    x = np.zeros((0, 5, 4), np.float32)
+    assert model.get_target_contribs_func(0, -1)(0, [x], input_references_list=[0.0]).shape == (0, 5, 4)
+    assert model.get_target_multipliers_func([0, 4], -1)(1, [x], input_references_list=[0.0])[1].shape == (0, 4)
+    assert model.get_prediction_function()([x]).shape == (0, 3)
+    layers[-1].set_scoring_mode("OneAndZeros")
+    layers[-1].set_active()
+    fn = deeplift.util.compile_func([inp.get_activation_vars(), inp.get_reference_vars()],
+                                    [inp.get_mxts(), layers[-1].get_activation_vars()])
+    mxts, out = fn([x, x])
+    assert mxts.shape == (0, 5, 4) and out.shape == (0, 3)
+    batched = deeplift.util.run_function_in_batches(
+        lambda arrays: fn(arrays)[1], [x, x], batch_size=4, progress_update=None)
+    assert batched.shape == (0, 3)

@@ -54,6 +54,8 @@ class SymbolicVar:
         "neg_mxts",
         "mxts",
         "target_contribs",
+        "pos_contribs",
+        "neg_contribs",
     )
 
     def __post_init__(self):
@@ -171,11 +173,20 @@ class Layer:
         """Checks the graph upstream of this layer and infers its shapes.
 
         Kept for the original low-level API; graphs are traced lazily, so this
-        only validates wiring and fills in ``get_shape()``.
+        validates wiring, fills in ``get_shape()`` and, as the original did,
+        resolves DeepLIFT_GenomicsDefault on every nonlinearity upstream (their
+        ``nonlinear_mxts_mode`` then reports Rescale or RevealCancel).
+
+        Raises:
+            deeplift.rules.ModeResolutionError: (a RuntimeError and a
+                ValueError) a DeepLIFT_GenomicsDefault nonlinearity has no
+                convolution or Dense layer before it.
         """
-        from deeplift.graph import infer_shapes
+        from deeplift.graph import infer_shapes, topological_order
+        from deeplift.rules import report_resolved_modes
 
         infer_shapes([self])
+        report_resolved_modes(topological_order([self]), strict=True)
 
     def reset_mxts_updated(self) -> None:
         """Compatibility no-op: multipliers are recomputed on every call."""
@@ -185,10 +196,12 @@ class Layer:
 
     # ----- targets (low-level API) ----------------------------------------
     def set_scoring_mode(self, scoring_mode) -> None:
-        """Marks this layer as a possible target of compiled functions."""
-        from deeplift.graph import check_can_be_target
+        """Marks this layer as a possible target of ``compile_func`` functions.
 
-        check_can_be_target(self)
+        Any layer can be a target here, activation layers included, as in the
+        original low-level API; the model-level scoring functions refuse
+        activation targets (score the pre-activation layer instead).
+        """
         self._scoring_mode = ScoringMode.parse(scoring_mode, "scoring_mode")
 
     def set_active(self) -> None:
@@ -234,6 +247,12 @@ class Layer:
         """Multipliers ``(m+ + m-) / 2`` (equal to either when no
         RevealCancel layer is downstream)."""
         return SymbolicVar(self, "mxts")
+
+    def get_pos_and_neg_contribs(self) -> tuple[SymbolicVar, SymbolicVar]:
+        """The positive and negative contribution parts ``(dx+, dx-)`` of this
+        layer's difference from reference (they sum to it), as symbolic
+        handles for ``compile_func`` (which then needs the references)."""
+        return SymbolicVar(self, "pos_contribs"), SymbolicVar(self, "neg_contribs")
 
     def get_target_contrib_vars(self) -> SymbolicVar:
         """Contributions ``m+ * dx+ + m- * dx-`` to the active target."""
