@@ -102,9 +102,10 @@ class TargetScoringFunction:
                  progress_update: int | None = None, input_references_list=None,
                  return_convergence_delta: bool = False, target_weights=None):
         """See the class docstring. With ``return_convergence_delta=True``
-        (contribution functions only) returns ``(result, delta)`` where
-        ``delta`` is ``(N,)`` (or ``(T, N)`` for a list of targets): the
-        summed contributions of all scored layers minus ``t(x) - t(x0)``
+        (functions scoring contributions of at least one layer) returns
+        ``(result, delta)`` where ``delta`` is ``(N,)`` (or ``(T, N)`` for a
+        list of targets): the summed contributions of the scored layers
+        whose kind is ``"target_contribs"`` minus ``t(x) - t(x0)``
         (``sum_j w_j (t_j(x) - t_j(x0))`` for weighted targets). It is ~0
         for Rescale/RevealCancel when the scored layers separate the inputs
         from the target (e.g. all input layers)."""
@@ -114,7 +115,9 @@ class TargetScoringFunction:
         total = inputs[0].shape[0]
         targets = resolve_targets(self.target_layer, total, task_idx=task_idx,
                                   target_weights=target_weights)
-        if return_convergence_delta and self._kind != "target_contribs":
+        kinds = ([self._kind] * len(self.scored_layers) if isinstance(self._kind, str)
+                 else list(self._kind))
+        if return_convergence_delta and "target_contribs" not in kinds:
             raise ValueError("return_convergence_delta needs a contributions function "
                              "(get_target_contribs_func), not multipliers.")
         refs = util.format_references(input_references_list, self.input_layers, inputs)
@@ -169,8 +172,10 @@ class TargetScoringFunction:
         result = per_target if targets.is_list else per_target[0]
         if not return_convergence_delta:
             return result
+        # Only contributions sum to the target's difference; multipliers
+        # scored alongside (e.g. for hypothetical contributions) do not.
         summed = sum(m.reshape(m.shape[0], total, int(np.prod(m.shape[2:]))).sum(axis=-1)
-                     for m in merged)
+                     for m, kind in zip(merged, kinds) if kind == "target_contribs")
         delta = summed - target_diff
         return result, (delta if targets.is_list else delta[0])
 
