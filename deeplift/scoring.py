@@ -107,7 +107,7 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
     Raises:
         ValueError: a target is an activation layer, an input is missing,
             DeepLIFT_GenomicsDefault cannot be resolved, or RevealCancel
-            directly follows a max pool.
+            sees a gradient-mode max pool through routing layers.
     """
     input_layers = list(input_layers)
     outputs = list(outputs)
