@@ -50,6 +50,37 @@ def topological_order(outputs: Iterable[Layer]) -> list[Layer]:
     return order
 
 
+def _uncomputed_order(layer: Layer, values: dict[int, tf.Tensor]) -> list[Layer]:
+    """``layer`` and its ancestors that are not yet in ``values``, every layer
+    after its inputs. The search stops at computed layers, so evaluating
+    every layer of a graph one by one costs time linear in its size (a full
+    ``topological_order`` per layer would be quadratic, which unrolled
+    recurrent layers with thousands of layers make noticeable)."""
+    order: list[Layer] = []
+    state: dict[int, bool] = {}
+    stack = [(layer, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            state[id(node)] = True
+            order.append(node)
+            continue
+        if id(node) in values or state.get(id(node)) is not None:
+            continue   # computed, or already ordered / on the stack (no cycles
+            # here: the graph was sorted once when the function was built)
+        if not isinstance(node, Input) and node.inputs is None:
+            raise ValueError(
+                f"Layer {node.name!r} ({type(node).__name__}) has no inputs; "
+                f"call set_inputs() on it first."
+            )
+        state[id(node)] = False
+        stack.append((node, True))
+        for parent in reversed(node.input_layers()):
+            if id(parent) not in values and id(parent) not in state:
+                stack.append((parent, False))
+    return order
+
+
 def descendants(layers: Iterable[Layer]) -> list[Layer]:
     """``layers`` and every layer downstream of them (via set_inputs links)."""
     seen: dict[int, Layer] = {}
@@ -142,9 +173,7 @@ class ForwardPass:
         values = self._values[stream]
         if id(layer) in values:
             return values[id(layer)]
-        for node in topological_order([layer]):
-            if id(node) in values:
-                continue
+        for node in _uncomputed_order(layer, values):
             if isinstance(node, Input):
                 raise ValueError(f"Input layer {node.name!r} was not fed.")
             inputs = [values[id(parent)] for parent in node.input_layers()]

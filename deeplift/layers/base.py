@@ -372,6 +372,22 @@ def linear_vjp(fn, input_templates: list[tf.Tensor], mxts: tf.Tensor) -> list[tf
     ]
 
 
+def static_tail(tensor: tf.Tensor) -> list[int] | None:
+    """``tensor.shape[1:]`` as Python ints, or None when one is unknown.
+
+    Transposes built from static sizes add a handful of ops to the graph
+    where ``tf.shape`` arithmetic adds dozens; that matters for unrolled
+    recurrent layers, whose thousands of small layers are traced one by one.
+    """
+    tail = tensor.shape[1:]
+    return tail.as_list() if tail.is_fully_defined() else None
+
+
+def leading_dims(tensor: tf.Tensor, count: int) -> tf.Tensor:
+    """The first ``count`` entries of ``tf.shape(tensor)`` (int32 ``(count,)``)."""
+    return tf.slice(tf.shape(tensor), [0], [count])
+
+
 def as_float32_constant(value, what: str, layer_name: str) -> tf.Tensor:
     """Converts user weights to an eager float32 tensor, naming the layer on
     failure. Eager tensors are captured (not copied) by ``tf.function``."""

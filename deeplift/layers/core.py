@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from deeplift.layers.base import Input, Layer, LinearLayer, RoutingLayer, SymbolicVar
+from deeplift.layers.base import (
+    Input, Layer, LinearLayer, RoutingLayer, SymbolicVar, leading_dims, static_tail,
+)
 from deeplift.layers.helpers import parse_data_format, standardize_pairs, to_channels_last
 from deeplift.modes import (
     ActivationNames,
@@ -56,6 +58,16 @@ class Dense(LinearLayer):
         if x.shape.rank == 2:
             return tf.matmul(x, kernel)
         return tf.tensordot(x, kernel, axes=[[x.shape.rank - 1], [0]])
+
+    def transpose(self, mxts, kernel, template):
+        """``m @ kernel^T`` on the last axis, as one 2-d ``MatMul`` (the op
+        autodiff emits for ``linear``, so the numbers are the same)."""
+        if mxts.shape.rank is None:
+            return super().transpose(mxts, kernel, template)
+        units_in, units_out = (int(d) for d in kernel.shape)
+        flat = tf.matmul(tf.reshape(mxts, [-1, units_out]), kernel, transpose_b=True)
+        return tf.reshape(flat, tf.concat([leading_dims(mxts, mxts.shape.rank - 1),
+                                           [units_in]], 0))
 
 
 class NoOp(RoutingLayer):
@@ -119,6 +131,18 @@ class Concat(RoutingLayer):
 
     def forward(self, inputs):
         return tf.concat(inputs, axis=self.axis)
+
+    def backward(self, fp, pos, neg):
+        """Splits the multipliers back into the inputs' pieces (the transpose
+        of a concatenation), from the inputs' static sizes when known."""
+        tails = [static_tail(fp.shape_template(layer)) for layer in self.input_layers()]
+        if any(tail is None for tail in tails):
+            return super().backward(fp, pos, neg)
+        axis = self.axis % (len(tails[0]) + 1) + 1   # + 1: the task axis
+        sizes = [tail[axis - 2] for tail in tails]
+        pos_in = tf.split(pos, sizes, axis=axis)
+        neg_in = pos_in if pos is neg else tf.split(neg, sizes, axis=axis)
+        return list(zip(pos_in, neg_in))
 
 
 class Add(RoutingLayer):

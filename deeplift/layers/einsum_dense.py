@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from deeplift.layers.base import LinearLayer, as_float32_constant
+from deeplift.layers.base import LinearLayer, as_float32_constant, static_tail
 
 
 class EinsumDense(LinearLayer):
@@ -61,3 +61,11 @@ class Scale(LinearLayer):
 
     def linear(self, x, kernel):
         return x * kernel
+
+    def transpose(self, mxts, kernel, template):
+        """``m * kernel`` when that keeps the input's shape (no broadcasting
+        of the input to sum back)."""
+        tail = static_tail(template)
+        if tail and kernel.shape[0] in (1, tail[-1]):
+            return mxts * kernel
+        return super().transpose(mxts, kernel, template)

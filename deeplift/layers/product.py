@@ -34,7 +34,7 @@ import string
 import tensorflow as tf
 
 from deeplift import kernels
-from deeplift.layers.base import Layer
+from deeplift.layers.base import Layer, static_tail
 from deeplift.modes import NonlinearMxtsMode
 
 #: Modes whose multipliers are gradients: the chain rule, not the Shapley split.
@@ -98,6 +98,10 @@ class Product(Layer):
         if self.equation is not None:
             return tf.einsum(self._transposes[which], mxts, other)
         grad = mxts * other
+        tail = static_tail(template)
+        if (tail is not None and static_tail(other) == tail
+                and grad.shape.rank is not None and grad.shape[2:].as_list() == tail):
+            return grad   # nothing was broadcast: no axes to sum back
         full_shape = tf.concat([tf.shape(mxts)[:2], tf.shape(template)[1:]], 0)
         reduce_axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=full_shape, s1=tf.shape(grad))
         return tf.reshape(tf.reduce_sum(grad, reduce_axes), full_shape)

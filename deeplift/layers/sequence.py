@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from deeplift.layers.base import Layer, RoutingLayer, as_float32_constant, sign_split
+from deeplift.layers.base import (
+    Layer, RoutingLayer, as_float32_constant, sign_split, static_tail,
+)
 
 #: Reference token id meaning "the zero vector" rather than a row of the table.
 ZERO_EMBEDDING_TOKEN = -1
@@ -29,11 +31,53 @@ class Slice(RoutingLayer):
         self.axis, self.index = int(axis), int(index)
         self.stop = None if stop is None else int(stop)
 
+    def _bounds(self, rank: int, size: int | None) -> tuple[int, int, int] | None:
+        """(axis, start, stop) with non-negative positions inside ``size``
+        (Python's slicing rules), or None when ``size`` is unknown."""
+        axis = self.axis % rank
+        if size is None:
+            return None
+        if self.stop is None:
+            if not -size <= self.index < size:
+                raise ValueError(f"Slice {self.name!r}: index {self.index} is out of range "
+                                 f"for axis {self.axis} of size {size}.")
+            start = self.index % size
+            return axis, start, start + 1
+        positions = range(size)[self.index:self.stop]
+        start = positions.start if len(positions) else 0
+        return axis, start, start + len(positions)
+
     def forward(self, inputs):
         x = inputs[0]
         axis = self.axis % x.shape.rank
-        key = slice(self.index, self.stop) if self.stop is not None else self.index
-        return x[(slice(None),) * axis + (key,)]
+        bounds = self._bounds(x.shape.rank, x.shape[axis])
+        if bounds is None:
+            key = slice(self.index, self.stop) if self.stop is not None else self.index
+            return x[(slice(None),) * axis + (key,)]
+        _, start, stop = bounds
+        begin = [0] * x.shape.rank
+        end = [0] * x.shape.rank
+        begin[axis], end[axis] = start, stop
+        mask = ((1 << x.shape.rank) - 1) & ~(1 << axis)   # every other axis in full
+        return tf.strided_slice(x, begin, end, [1] * x.shape.rank, begin_mask=mask,
+                                end_mask=mask,
+                                shrink_axis_mask=(1 << axis) if self.stop is None else 0)
+
+    def backward(self, fp, pos, neg):
+        """Pads the multipliers with zeros back to the input's size (the
+        transpose of a slice)."""
+        tail = static_tail(fp.shape_template(self.inputs))
+        if tail is None:
+            return super().backward(fp, pos, neg)
+        axis, start, stop = self._bounds(len(tail) + 1, tail[self.axis % (len(tail) + 1) - 1])
+        paddings = [[0, 0]] * (len(tail) + 2)
+        paddings[axis + 1] = [start, tail[axis - 1] - stop]   # + 1: the task axis
+
+        def pad(m):
+            return tf.pad(m if self.stop is not None else tf.expand_dims(m, axis + 1), paddings)
+
+        pos_in = pad(pos)
+        return [(pos_in, pos_in if pos is neg else pad(neg))]
 
 
 class Stack(RoutingLayer):
@@ -48,6 +92,16 @@ class Stack(RoutingLayer):
 
     def forward(self, inputs):
         return tf.stack(inputs, axis=self.axis)
+
+    def backward(self, fp, pos, neg):
+        """Unstacks the multipliers (the transpose of a stack)."""
+        if pos.shape.rank is None:
+            return super().backward(fp, pos, neg)
+        axis = self.axis % (pos.shape.rank - 1) + 1   # + 1: the task axis
+        count = len(self.input_layers())
+        pos_in = tf.unstack(pos, num=count, axis=axis)
+        neg_in = pos_in if pos is neg else tf.unstack(neg, num=count, axis=axis)
+        return list(zip(pos_in, neg_in))
 
 
 class Embedding(Layer):
