@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from deeplift.util import ProgressReporter
+from deeplift.progress import ProgressReporter
 
 __all__ = [
     "get_shuffle_seq_ref_function", "get_hypothetical_contribs_func_onehot",

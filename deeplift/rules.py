@@ -18,8 +18,8 @@ from typing import Callable
 import tensorflow as tf
 
 from deeplift import kernels
-from deeplift.layers.base import map_streams
 from deeplift.modes import NonlinearMxtsMode
+from deeplift.streams import map_streams
 
 
 @dataclass(frozen=True)
@@ -138,20 +138,19 @@ def resolve_genomics_default(layer) -> NonlinearMxtsMode:
     convolution, RevealCancel after a Dense layer, looking back through
     BatchNormalization and NoOp layers.
 
+    The layer classes declare this themselves (``genomics_default_mode`` and
+    ``genomics_default_transparent``, see ``deeplift.layers.base.Layer``), so
+    the rule table needs no layer imports.
+
     Raises:
         ValueError: the nearest preceding layer is anything else.
     """
-    from deeplift.layers.convolutional import _Conv
-    from deeplift.layers.core import Dense, NoOp
-    from deeplift.layers.normalization import BatchNormalization
-
     preceding = layer.inputs
-    while isinstance(preceding, (BatchNormalization, NoOp)):
+    while getattr(preceding, "genomics_default_transparent", False):
         preceding = preceding.inputs
-    if isinstance(preceding, _Conv):
-        return NonlinearMxtsMode.Rescale
-    if isinstance(preceding, Dense):
-        return NonlinearMxtsMode.RevealCancel
+    mode = getattr(preceding, "genomics_default_mode", None)
+    if mode is not None:
+        return mode
     raise ValueError(
         f"Cannot resolve nonlinear_mxts_mode=DeepLIFT_GenomicsDefault for layer "
         f"{layer.name!r} ({type(layer).__name__}): its preceding layer "

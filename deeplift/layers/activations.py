@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from deeplift.layers.base import Layer, as_float32_constant
 from deeplift.modes import NonlinearMxtsMode
+from deeplift.rules import get_rule
 
 
 class Activation(Layer):
@@ -42,13 +43,19 @@ class Activation(Layer):
         return self.fn(inputs[0])
 
     def forward_parts(self, fp):
-        from deeplift.rules import get_rule
-
         return get_rule(fp.mode(self)).parts(self, fp)
 
-    def backward(self, fp, pos, neg):
-        from deeplift.rules import get_rule
+    def not_a_target_reason(self) -> str | None:
+        """Targets must be linear outputs, not activations (paper, section 3.6)."""
+        before = self.inputs.name if isinstance(self.inputs, Layer) else None
+        return (
+            f"Layer {self.name!r} is an activation layer "
+            f"({type(self).__name__}) and cannot be the target: pick the "
+            f"layer before it (its pre-activation, {before!r}), e.g. "
+            f"target_layer_idx=-2 for a model ending in a sigmoid/softmax."
+        )
 
+    def backward(self, fp, pos, neg):
         return [get_rule(fp.mode(self)).multipliers(self, fp, pos, neg)]
 
 

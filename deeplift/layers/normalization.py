@@ -22,6 +22,8 @@ class BatchNormalization(Layer):
     and backward, as in the original package.
     """
 
+    genomics_default_transparent = True
+
     def __init__(self, gamma=None, beta=None, axis=-1, mean=None, var=None,
                  epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)
