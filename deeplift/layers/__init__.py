@@ -9,6 +9,7 @@ from deeplift.layers.core import (
     ZeroPadding1D, ZeroPadding2D,
 )
 from deeplift.layers.normalization import BatchNormalization
+from deeplift.layers.product import Product
 from deeplift.layers.pooling import (
     AvgPool1D, AvgPool2D, AvgPool3D, GlobalAvgPool1D, GlobalAvgPool2D,
     GlobalMaxPool1D, GlobalMaxPool2D, MaxPool1D, MaxPool2D, MaxPool3D,
@@ -23,7 +24,7 @@ __all__ = [
     "Concat", "Add", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D",
     "Conv1D", "Conv2D", "Conv3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
     "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-    "GlobalAvgPool1D", "GlobalAvgPool2D", "BatchNormalization", "Activation",
+    "GlobalAvgPool1D", "GlobalAvgPool2D", "BatchNormalization", "Product", "Activation",
     "ReLU", "PReLU", "ELU", "Sigmoid", "HardSigmoid", "Tanh", "Softmax",
     "Softplus", "NonlinearMxtsMode", "DenseMxtsMode", "ConvMxtsMode",
     "MaxPoolDeepLiftMode", "ScoringMode", "PaddingMode", "DataFormat",
