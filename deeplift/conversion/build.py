@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 from deeplift import layers as dl
+from deeplift.conversion import converters_normalization  # noqa: F401  (registers)
 from deeplift.conversion import layer_converters
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.spec import INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef
@@ -93,7 +94,8 @@ class _Builder:
                 f"({layer.class_name}) must return a non-empty list of deeplift layers; "
                 f"got {converted!r}.")
         for previous, current in zip(converted[:-1], converted[1:]):
-            current.set_inputs(previous)
+            if current.inputs is None:  # layers the converter wired itself stay so
+                current.set_inputs(previous)
         return converted
 
     def input_layer(self, layer: LayerSpec, name: str) -> dl.Input:

@@ -7,7 +7,9 @@ under ``config["weights"]`` (Keras ``get_weights()`` order) and the file's
 Keras major version under ``config["keras_major"]``; ``name`` is the
 DeepLIFT name for the (last) layer; ``modes`` holds ``nonlinear_mxts_mode``,
 ``dense_mxts_mode``, ``conv_mxts_mode`` and ``maxpool_deeplift_mode``. The
-returned layers form a chain: the first takes the Keras layer's inputs.
+returned layers form a chain: the first takes the Keras layer's inputs and
+the last is the Keras layer's output; a layer whose inputs the converter
+already set (a small graph, e.g. a normalisation) keeps them.
 """
 from __future__ import annotations
 
