@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 from deeplift import layers as dl
-from deeplift.conversion import converters_normalization  # noqa: F401  (registers)
+from deeplift.conversion import converters_merge, converters_normalization  # noqa: F401  (register)
 from deeplift.conversion import layer_converters
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.spec import INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef
@@ -64,7 +64,8 @@ class _Builder:
         self.converters = {**layer_converters.CONVERTERS, **custom_conversion_funcs}
         self.by_name = {layer.name: layer for layer in spec.layers}
 
-    def convert_layer(self, layer: LayerSpec, name: str, position: int | None) -> list[dl.Layer]:
+    def convert_layer(self, layer: LayerSpec, name: str, position: int | None,
+                      num_inputs: int = 1) -> list[dl.Layer]:
         modes = dict(self.modes)
         for key in (layer.name, position):
             if key is not None and key in self.layer_overrides:
@@ -78,6 +79,7 @@ class _Builder:
         config = dict(layer.config)
         config[layer_converters.KERAS_WEIGHTS_KEY] = layer.weights
         config[layer_converters.KERAS_MAJOR_KEY] = self.spec.keras_major
+        config[layer_converters.NUM_INPUTS_KEY] = num_inputs
         config.setdefault("name", layer.name)
         try:
             converted = self.converters[layer.class_name](
@@ -143,7 +145,7 @@ class _Builder:
                 converted = [self.input_layer(layer, name)]
             else:
                 inputs = [produce(ref, layer.name) for ref in layer.inbound[node]]
-                converted = self.convert_layer(layer, name, None)
+                converted = self.convert_layer(layer, name, None, len(inputs))
                 head = converted[0]
                 head.set_inputs(inputs if head.takes_list_input else _single(inputs, layer))
             for deeplift_layer in converted:
