@@ -77,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deeplift", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     convert = sub.add_parser("convert", help="print the converted layer graph")
-    convert.add_argument("model", help=".h5 or .keras file")
+    convert.add_argument("model", nargs="?", help=".h5 or .keras file")
     convert.add_argument("--mode", default="DeepLIFT_GenomicsDefault")
+    convert.add_argument("--supported", action="store_true",
+                         help="list the Keras layer classes and activations that convert")
     score = sub.add_parser("score", help="score sequences and write modisco-lite inputs")
     score.add_argument("model", help=".h5 or .keras file")
     score.add_argument("--sequences", required=True, help="FASTA file or .npy one-hot (N, L, 4)")
@@ -94,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--seed", type=int, default=1)
     score.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
+    if args.command == "convert" and args.supported:
+        from deeplift.conversion.support import supported_activations, supported_classes
+
+        print("Keras layer classes: " + ", ".join(supported_classes()))
+        print("Fused activations: " + ", ".join(supported_activations()))
+        return 0
+    if args.model is None:
+        parser.error("convert: give a MODEL file (or --supported)")
 
     from deeplift.conversion.errors import ConversionError
     from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files

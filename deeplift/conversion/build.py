@@ -15,43 +15,14 @@ from __future__ import annotations
 from typing import Callable
 
 from deeplift import layers as dl
-from deeplift.conversion import converters_merge, converters_normalization  # noqa: F401  (register)
 from deeplift.conversion import layer_converters
 from deeplift.conversion.errors import ConversionError
+from deeplift.conversion.support import check_supported
 from deeplift.conversion.spec import INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef
 from deeplift.models import GraphModel, SequentialModel
 
 MODE_ARGUMENTS = ("nonlinear_mxts_mode", "dense_mxts_mode", "conv_mxts_mode",
                   "maxpool_deeplift_mode")
-
-
-def check_supported(spec: ModelSpec, custom_conversion_funcs: dict) -> None:
-    """Raises one error listing every layer that cannot be converted."""
-    problems = []
-    for layer in spec.layers:
-        if layer.class_name == INPUT_LAYER_CLASS:
-            continue
-        if layer.class_name in custom_conversion_funcs:
-            continue
-        if layer.class_name not in layer_converters.CONVERTERS:
-            problems.append(f"  - {layer.name!r} ({layer.class_name})")
-            continue
-        activation = layer_converters.unsupported_activation(layer.config)
-        if activation is not None:
-            problems.append(f"  - {layer.name!r} ({layer.class_name}) with activation "
-                            f"{activation!r}")
-    if problems:
-        supported = sorted(layer_converters.CONVERTERS)
-        raise ConversionError(
-            f"{spec.source}: cannot convert {len(problems)} layer(s):\n"
-            + "\n".join(problems)
-            + f"\nSupported Keras layer classes: {supported}; supported fused "
-            f"activations: {sorted(layer_converters.ACTIVATIONS)}.\nTo convert "
-            f"another class, pass custom_conversion_funcs={{'ClassName': fn}} where "
-            f"fn(config, name, verbose, **modes) returns a list of deeplift layers "
-            f"(config holds the Keras layer config, with its weights under "
-            f"config['weights'])."
-        )
 
 
 class _Builder:

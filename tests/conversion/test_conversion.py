@@ -509,7 +509,7 @@ def hard_sigmoid_model(K):
 def one_unsupported(K):
     L = K.layers
     model = K.Sequential([
-        K.Input((4,)), L.Dense(3, name="d1"), L.LayerNormalization(name="ln"),
+        K.Input((4,)), L.Dense(3, name="d1"), L.UnitNormalization(name="ln"),
         L.Dense(2, name="d2"),
     ], name="one_unsupported")
     return model, {"input_shapes": [(4,)]}
@@ -519,8 +519,8 @@ def two_unsupported(K):
     L = K.layers
     x = K.Input((4, 2), name="x")
     conv = L.Conv1D(3, 2, name="conv")(x)                                  # 3x3
-    normed = L.LayerNormalization(name="ln")(conv)
-    up = L.UpSampling1D(2, name="up")(normed)                              # 6x3
+    normed = L.UnitNormalization(name="ln")(conv)
+    up = L.Conv1D(3, 2, padding="causal", name="up")(normed)               # 3x3
     pooled = L.GlobalAveragePooling1D(name="gap")(up)
     out = L.Dense(1, name="out")(pooled)
     return K.Model(x, out, name="two_unsupported"), {
@@ -1050,8 +1050,9 @@ def test_unsupported_layer(factory, source):
         _convert(factory, "one_unsupported", source)
     message = str(info.value)
     assert where in message
-    assert "'ln' (LayerNormalization)" in message
+    assert "UnitNormalization x1 ('ln')" in message
     assert "custom_conversion_funcs" in message
+    assert "deeplift convert --supported" in message
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -1061,15 +1062,16 @@ def test_two_unsupported_layers_in_one_error(factory, source):
         _convert(factory, "two_unsupported", source)
     message = str(info.value)
     assert where in message
-    assert "'ln' (LayerNormalization)" in message
-    assert "'up' (UpSampling1D)" in message
+    # An unsupported class and an unsupported option, in one pass.
+    assert "UnitNormalization x1 ('ln')" in message
+    assert "Conv1D with padding='causal' x1 ('up')" in message
     assert "custom_conversion_funcs" in message
     # Supplying one of the two still reports the other.
     with pytest.raises(ConversionError) as info:
         _convert(factory, "two_unsupported", source, custom_conversion_funcs={
-            "LayerNormalization": lambda config, name, verbose, **_: [dl.NoOp(name=name)]})
-    assert "'up' (UpSampling1D)" in str(info.value)
-    assert "LayerNormalization" not in str(info.value).split("Supported")[0]
+            "UnitNormalization": lambda config, name, verbose, **_: [dl.NoOp(name=name)]})
+    assert "Conv1D with padding='causal' x1 ('up')" in str(info.value)
+    assert "UnitNormalization" not in str(info.value)
 
 
 @pytest.mark.parametrize("source", SOURCES)
