@@ -97,9 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
     if args.command == "convert" and args.supported:
-        from deeplift.conversion.support import supported_activations, supported_classes
+        from deeplift.conversion.support import (
+            supported_activations, supported_classes, supported_ops,
+        )
 
         print("Keras layer classes: " + ", ".join(supported_classes()))
+        print("Keras ops on tensors: " + ", ".join(supported_ops()))
         print("Fused activations: " + ", ".join(supported_activations()))
         return 0
     if args.model is None:

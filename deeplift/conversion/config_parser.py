@@ -11,12 +11,16 @@ as sub-trees) whose tensor references are local to their level;
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.layer_config import (
-    BUILD_INPUT_SHAPE_KEY, BATCH_SHAPE_KEY, CLASS_NAME_KEY, CONFIG_KEY, INBOUND_NODES_KEY,
+    BUILD_INPUT_SHAPE_KEY, BATCH_SHAPE_KEY, CLASS_NAME_KEY, CONFIG_KEY, DTYPE_KEY,
+    INBOUND_NODES_KEY,
     INPUT_LAYER_CLASS, INPUT_LAYERS_KEY, KERAS_HISTORY_KEY, KERAS_TENSOR_CLASS, LAYERS_KEY,
-    NAME_KEY, NODE_ARGS_KEY, NODE_KWARGS_KEY, OUTPUT_LAYERS_KEY, batch_shape_from_config,
-    snake_case,
+    MODULE_KEY, NAME_KEY, NODE_ARGS_KEY, NODE_KWARGS_KEY, NUMPY_CLASS, OP_ARGS_KEY,
+    OP_KWARGS_KEY, OPS_CLASS_PREFIX, OPS_MODULE_PREFIXES, OUTPUT_LAYERS_KEY, TENSOR_SLOT_KEY,
+    batch_shape_from_config, snake_case,
 )
 
 LocalRef = tuple[str, int, int]  # (layer, node, tensor) inside one model level
@@ -127,12 +131,29 @@ class ModelParser:
                 f"{self.source}: a layer of model {model_name!r} has no name or "
                 f"class name: {str(raw)[:200]}"
             )
+        if self._is_ops_node(raw, class_name, config):
+            class_name = OPS_CLASS_PREFIX + class_name
         entry = Entry(name=name, class_name=class_name, config=config, calls=[])
         if class_name != INPUT_LAYER_CLASS and _is_model_config(config):
             entry.submodel = self.parse_model(raw, top_level=False)
             if not isinstance(config, dict):
                 entry.config = {}
         return entry
+
+    def _is_ops_node(self, raw: dict, class_name: str, config: Any) -> bool:
+        """Whether a layer-list entry is a Keras-ops node rather than a layer.
+
+        ``.keras`` and live configs name the ops module. Keras 3's legacy
+        ``.h5`` drops the module, but every Keras 3 layer config carries
+        ``trainable`` and ``dtype`` (``Layer.get_config``) and no ops config
+        does (``Operation.get_config``: the name plus the op's arguments).
+        """
+        module = raw.get(MODULE_KEY)
+        if isinstance(module, str):
+            return module.startswith(OPS_MODULE_PREFIXES)
+        return (self.keras_major >= 3 and class_name != INPUT_LAYER_CLASS
+                and isinstance(config, dict) and not _is_model_config(config)
+                and "trainable" not in config and DTYPE_KEY not in config)
 
     def _parse_sequential(self, config: Any, *, top_level: bool) -> ParsedModel:
         raw_layers = config if isinstance(config, list) else config[LAYERS_KEY]
@@ -223,6 +244,8 @@ class ModelParser:
                     f"'inbound_nodes' of type {type(nodes).__name__}; expected a list"
                 )
             entry.calls = [self._parse_node(node, entry) for node in nodes]
+            if entry.class_name.startswith(OPS_CLASS_PREFIX) and nodes:
+                entry.config = _with_op_arguments(entry.config, nodes[0])
             entries.append(entry)
         _assign_object_keys(entries)
         model = ParsedModel(
@@ -332,9 +355,36 @@ class ModelParser:
                 refs[i] = (layer, 0, tensor)  # Keras reads an InputLayer's node 0
 
 
+def _op_template(obj: Any, slots: list[int]) -> Any:
+    """``obj`` with Keras tensors replaced by numbered slots (in the order
+    :func:`_collect_keras_tensors` lists them) and numpy constants by arrays."""
+    if isinstance(obj, dict):
+        if obj.get(CLASS_NAME_KEY) == KERAS_TENSOR_CLASS:
+            slots.append(len(slots))
+            return {TENSOR_SLOT_KEY: slots[-1]}
+        if obj.get(CLASS_NAME_KEY) == NUMPY_CLASS:
+            return np.asarray((obj.get(CONFIG_KEY) or {}).get("value"), dtype=np.float32)
+        return {key: _op_template(obj[key], slots) for key in sorted(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [_op_template(item, slots) for item in obj]
+    return obj
+
+
+def _with_op_arguments(config: Any, node: Any) -> dict:
+    """An ops node's config plus its call's arguments (see ``OP_ARGS_KEY``)."""
+    config = dict(config) if isinstance(config, dict) else {}
+    slots: list[int] = []
+    if isinstance(node, dict):
+        config[OP_ARGS_KEY] = _op_template(node.get(NODE_ARGS_KEY, []), slots)
+        config[OP_KWARGS_KEY] = _op_template(node.get(NODE_KWARGS_KEY) or {}, slots)
+    return config
+
+
 def _assign_object_keys(entries: list[Entry]) -> None:
     counts: dict[str, int] = {}
     for entry in entries:
+        if entry.class_name.startswith(OPS_CLASS_PREFIX):
+            continue  # ops are not layers: Keras' object tree does not list them
         base = snake_case(entry.class_name)
         count = counts.get(base, 0)
         counts[base] = count + 1

@@ -10,7 +10,7 @@ import numpy as np
 from deeplift.conversion.config_parser import Entry, LocalRef, ParsedModel
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.layer_config import (
-    INPUT_LAYER_CLASS, WEIGHTED_CLASSES, normalise_layer_config,
+    INPUT_LAYER_CLASS, OPS_CLASS_PREFIX, WEIGHTED_CLASSES, normalise_layer_config,
 )
 from deeplift.conversion.model_spec import (
     LayerLocation, LayerSpec, ModelSpec, TensorRef, WeightLookup,
@@ -82,7 +82,8 @@ class Flattener:
         if spec is None:
             config = normalise_layer_config(entry.class_name, entry.config, entry.name, self.source)
             weights = []
-            if entry.class_name != INPUT_LAYER_CLASS:
+            if entry.class_name != INPUT_LAYER_CLASS and not entry.class_name.startswith(
+                    OPS_CLASS_PREFIX):
                 location = LayerLocation(
                     names=(*names, entry.name),
                     object_keys=(*keys, entry.object_key or ""),

@@ -35,6 +35,20 @@ KERAS_HISTORY_KEY = "keras_history"
 KERAS_TENSOR_CLASS = "__keras_tensor__"
 
 INPUT_LAYER_CLASS = "InputLayer"
+# Keras-ops nodes (``x + 3.0``, ``keras.ops.mean(x)``) are saved like layers but
+# with ``"module": "keras.src.ops.<numpy|nn|...>"``; they are renamed
+# ``"ops.<ClassName>"`` (e.g. ``"ops.Add"``) so they never pass for the layer of
+# the same class name, have no weights, and carry their call's arguments under
+# OP_ARGS_KEY / OP_KWARGS_KEY, each input tensor replaced by
+# ``{TENSOR_SLOT_KEY: i}`` (its position among the call's inputs) and each
+# saved numpy constant by a float32 array.
+MODULE_KEY = "module"
+OPS_MODULE_PREFIXES = ("keras.src.ops", "keras.ops")
+OPS_CLASS_PREFIX = "ops."
+OP_ARGS_KEY = "op_args"
+OP_KWARGS_KEY = "op_kwargs"
+TENSOR_SLOT_KEY = "__tensor__"
+NUMPY_CLASS = "__numpy__"
 DEFAULT_ACTIVATION = "linear"
 BATCH_NORM_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 # Layers that always own weights: finding none means the file lost them.

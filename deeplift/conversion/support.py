@@ -9,40 +9,15 @@ reported in the same pass as ``Conv2D with groups=2 x1 ('conv')``.
 """
 from __future__ import annotations
 
-from typing import Callable
-
-from deeplift.conversion import converters_merge, converters_normalization  # noqa: F401  (register)
-from deeplift.conversion import layer_converters
+from deeplift.conversion import (  # noqa: F401  (these register their converters on import)
+    converters_merge, converters_normalization, converters_ops, layer_converters,
+)
 from deeplift.conversion.errors import ConversionError
-from deeplift.conversion.layer_config import INPUT_LAYER_CLASS
+from deeplift.conversion.layer_config import INPUT_LAYER_CLASS, OPS_CLASS_PREFIX
 from deeplift.conversion.model_spec import ModelSpec
+from deeplift.conversion.option_checks import OPTION_CHECKS
 
-#: class name -> fn(config) returning a short description of an unsupported
-#: option ("groups=2"), or None. Registered next to the converters.
-OPTION_CHECKS: dict[str, Callable[[dict], str | None]] = {}
 _NAMES_SHOWN = 3
-
-
-def register_option_check(*class_names: str):
-    """Decorator registering ``fn(config) -> str | None`` for ``class_names``."""
-
-    def wrap(fn):
-        for class_name in class_names:
-            OPTION_CHECKS[class_name] = fn
-        return fn
-
-    return wrap
-
-
-@register_option_check("Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D",
-                       "Convolution3D")
-def _conv_options(config: dict) -> str | None:
-    if config.get("groups", 1) not in (1, None):
-        return f"groups={config['groups']}"
-    padding = str(config.get("padding", "valid")).lower()
-    if padding not in ("valid", "same"):
-        return f"padding={padding!r}"
-    return None
 
 
 def unsupported_option(class_name: str, config: dict) -> str | None:
@@ -55,8 +30,15 @@ def unsupported_option(class_name: str, config: dict) -> str | None:
 
 
 def supported_classes() -> list[str]:
-    """Keras class names with a converter, sorted."""
-    return sorted(layer_converters.CONVERTERS)
+    """Keras layer class names with a converter, sorted."""
+    return sorted(name for name in layer_converters.CONVERTERS
+                  if not name.startswith(OPS_CLASS_PREFIX))
+
+
+def supported_ops() -> list[str]:
+    """Keras-ops node classes with a converter (``"ops.Add"``...), sorted."""
+    return sorted(name for name in layer_converters.CONVERTERS
+                  if name.startswith(OPS_CLASS_PREFIX))
 
 
 def supported_activations() -> list[str]:
@@ -98,3 +80,4 @@ def check_supported(spec: ModelSpec, custom_conversion_funcs: dict) -> None:
         "custom_conversion_funcs={'ClassName': fn}, fn(config, name, verbose, **modes) "
         "returning a list of deeplift layers."
     )
+

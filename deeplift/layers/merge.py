@@ -55,18 +55,22 @@ class _TwoInputs(Layer):
 class Subtract(_TwoInputs):
     """``a - b`` (with broadcasting, as Keras)."""
 
+    b_sign = -1.0
+
     def forward(self, inputs):
-        return inputs[0] - inputs[1]
+        return inputs[0] + self.b_sign * inputs[1]
 
     def forward_parts(self, fp):
         # As every linear layer: from the sign split of the inputs' differences.
         (a_pos, a_neg), (b_pos, b_neg) = (sign_split(fp.diff(layer))
                                           for layer in self.input_layers())
+        if self.b_sign > 0:
+            return a_pos + b_pos, a_neg + b_neg
         return a_pos - b_neg, a_neg - b_pos
 
     def backward(self, fp, pos, neg):
         increments = []
-        for sign, layer in zip((1.0, -1.0), self.input_layers()):
+        for sign, layer in zip((1.0, self.b_sign), self.input_layers()):
             template = fp.shape_template(layer)
             if pos is neg:
                 mxts = unbroadcast(sign * pos, template)
@@ -77,6 +81,13 @@ class Subtract(_TwoInputs):
                                                fp.diff(layer))
             increments.append((mxts, mxts))
         return increments
+
+
+class PairSum(Subtract):
+    """``a + b`` with broadcasting (``keras.ops.add`` of two tensors; the
+    ``Add`` layer needs equal shapes). Same linear rule as ``Subtract``."""
+
+    b_sign = 1.0
 
 
 class Average(RoutingLayer):
