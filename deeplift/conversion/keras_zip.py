@@ -35,6 +35,7 @@ LAYERS_GROUP = "layers"
 # Where early object-tree writers (tf.keras 2.12-2.13) put the layer list.
 LEGACY_LAYERS_GROUP = "_layer_checkpoint_dependencies"
 VARS_GROUP = "vars"
+WRAPPED_LAYER_GROUP = "layer"
 NAME_ATTR = "name"
 DEFAULT_MAJOR = 3
 
@@ -59,6 +60,12 @@ class ObjectTreeWeights:
             if group is None:
                 return None
         variables = group.get(VARS_GROUP)
+        # A wrapper (TimeDistributed, Bidirectional's halves) keeps no
+        # variables of its own; the wrapped layer's are under "layer".
+        while (isinstance(group.get(WRAPPED_LAYER_GROUP), h5py.Group)
+               and (not isinstance(variables, h5py.Group) or not len(variables))):
+            group = group[WRAPPED_LAYER_GROUP]
+            variables = group.get(VARS_GROUP)
         if not isinstance(variables, h5py.Group):
             return None
         keys = list(variables.keys())

@@ -1,7 +1,7 @@
 """Per-class checks of layer options the converters cannot take.
 
 ``fn(config) -> str | None`` returns a short description of the first
-unsupported option (``"groups=2"``) or None; the up-front support check
+unsupported option (``"padding='causal'"``) or None; the up-front support check
 (:mod:`deeplift.conversion.support`) runs them for every layer so that all
 problems are reported in one pass. Registered next to the converters.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 #: class name -> fn(config) returning a short description of an unsupported
-#: option ("groups=2"), or None. Registered next to the converters.
+#: option ("padding='causal'"), or None. Registered next to the converters.
 OPTION_CHECKS: dict[str, Callable[[dict], str | None]] = {}
 
 
@@ -28,8 +28,6 @@ def register_option_check(*class_names: str):
 @register_option_check("Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D",
                        "Convolution3D")
 def _conv_options(config: dict) -> str | None:
-    if config.get("groups", 1) not in (1, None):
-        return f"groups={config['groups']}"
     padding = str(config.get("padding", "valid")).lower()
     if padding not in ("valid", "same"):
         return f"padding={padding!r}"

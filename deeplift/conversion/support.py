@@ -4,13 +4,17 @@ behind ``deeplift convert --supported``.
 The check runs before anything is built and reports every problem at once,
 grouped by class, one line each, e.g.
 ``SeparableConv2D x34 ('block2_sepconv1', 'block2_sepconv2', ...)``;
-unsupported options (a fused activation, ``groups`` > 1, causal padding) are
-reported in the same pass as ``Conv2D with groups=2 x1 ('conv')``.
+unsupported options (a fused activation, causal padding, an op's arguments)
+are reported in the same pass as ``Conv1D with padding='causal' x1 ('conv')``.
 """
 from __future__ import annotations
 
-from deeplift.conversion import (  # noqa: F401  (these register their converters on import)
-    converters_merge, converters_normalization, converters_ops, layer_converters,
+# Every converter module, imported for its registrations in layer_converters'
+# tables (the builder and `deeplift convert --supported` both come through here).
+from deeplift.conversion import (  # noqa: F401
+    converters_activations, converters_convolutional, converters_merge,
+    converters_normalization, converters_ops, converters_preprocessing, converters_reshaping,
+    converters_wrappers, layer_converters,
 )
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.layer_config import INPUT_LAYER_CLASS, OPS_CLASS_PREFIX

@@ -1,11 +1,14 @@
 """Nonlinearities: ReLU, PReLU (leaky ReLU), ELU, Sigmoid, HardSigmoid, Tanh,
-Softmax, Softplus.
+Softmax, Softplus, and the smooth self-gated ones (SiLU/Swish, GELU,
+HardSiLU, Mish) plus SELU, Softsign and Exponential.
 
 An activation layer only knows its function ``fn`` and its derivative
 ``grad``; how multipliers cross it is decided by its ``nonlinear_mxts_mode``
 through the rule table in ``deeplift.rules``.
 """
 from __future__ import annotations
+
+import math
 
 import tensorflow as tf
 
@@ -60,9 +63,16 @@ class Activation(Layer):
 
 
 class ReLU(Activation):
-    """Rectifier, optionally Keras' general form: ``max_value`` where
-    ``x >= max_value``, ``x`` on ``[threshold, max_value)``, and
-    ``negative_slope * (x - threshold)`` below ``threshold``."""
+    """Rectifier, optionally Keras' general form with Keras' exact formula
+
+    ``y = clip(x * [x > threshold], 0, max_value) - negative_slope * relu(threshold - x)``
+
+    (``relu(x)`` clipped when ``threshold == 0``). So ``x`` between
+    ``threshold`` and ``max_value``, ``max_value`` above it, ``0`` at
+    ``x == threshold`` and ``negative_slope * (x - threshold)`` below; a
+    ``max_value`` below ``threshold`` leaves only ``0`` or ``max_value`` above
+    the threshold, as in Keras.
+    """
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -74,16 +84,21 @@ class ReLU(Activation):
     def fn(self, x):
         if self._plain:
             return tf.nn.relu(x)
-        y = tf.where(x >= self.threshold, x, self.negative_slope * (x - self.threshold))
+        if self.threshold != 0:
+            y = tf.where(x > self.threshold, x, tf.zeros_like(x))
+        else:
+            y = tf.nn.relu(x)
         if self.max_value is not None:
-            y = tf.where(x >= self.max_value, tf.cast(self.max_value, x.dtype), y)
+            y = tf.clip_by_value(y, 0.0, self.max_value)
+        if self.negative_slope != 0:
+            y = y - self.negative_slope * tf.nn.relu(self.threshold - x)
         return y
 
     def grad(self, x):
-        slope = tf.where(x > self.threshold, 1.0, self.negative_slope)
+        rising = tf.logical_and(x > self.threshold, x > 0)
         if self.max_value is not None:
-            slope = tf.where(x >= self.max_value, 0.0, slope)
-        return slope
+            rising = tf.logical_and(rising, x < self.max_value)
+        return tf.where(rising, 1.0, tf.where(x < self.threshold, self.negative_slope, 0.0))
 
 
 class PReLU(Activation):
@@ -190,3 +205,108 @@ class Softmax(Activation):
     def gradient_vjp(self, x, mxts):
         y = tf.nn.softmax(x, axis=-1)
         return y * (mxts - tf.reduce_sum(mxts * y, axis=-1, keepdims=True))
+
+
+class SiLU(Activation):
+    """``x * sigmoid(x)`` (Keras ``silu``, alias ``swish``)."""
+
+    def fn(self, x):
+        return x * tf.sigmoid(x)
+
+    def grad(self, x):
+        s = tf.sigmoid(x)
+        return s * (1.0 + x * (1.0 - s))
+
+
+Swish = SiLU
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class GELU(Activation):
+    """Gaussian error linear unit ``x * Phi(x)``.
+
+    Args:
+        approximate: False (Keras' default, ``activation="gelu"``) for the
+            exact ``0.5 x (1 + erf(x / sqrt 2))``; True for the tanh form
+            ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+    """
+
+    def __init__(self, approximate=False, **kwargs):
+        super().__init__(**kwargs)
+        self.approximate = bool(approximate)
+
+    def fn(self, x):
+        if self.approximate:
+            inner = _SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x)
+            return 0.5 * x * (1.0 + tf.tanh(inner))
+        return 0.5 * x * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
+
+    def grad(self, x):
+        if self.approximate:
+            t = tf.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
+            d_inner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * x * x)
+            return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner
+        cdf = 0.5 * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
+        return cdf + x * tf.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+class HardSiLU(Activation):
+    """``x * relu6(x + 3) / 6`` (Keras 3 ``hard_silu``, alias ``hard_swish``)."""
+
+    def fn(self, x):
+        return x * tf.nn.relu6(x + 3.0) / 6.0
+
+    def grad(self, x):
+        inside = tf.logical_and(x > -3.0, x < 3.0)
+        return tf.nn.relu6(x + 3.0) / 6.0 + tf.where(inside, x / 6.0, 0.0)
+
+
+HardSwish = HardSiLU
+
+
+class Mish(Activation):
+    """``x * tanh(softplus(x))``."""
+
+    def fn(self, x):
+        return x * tf.tanh(tf.nn.softplus(x))
+
+    def grad(self, x):
+        t = tf.tanh(tf.nn.softplus(x))
+        return t + x * (1.0 - t * t) * tf.sigmoid(x)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class SELU(Activation):
+    """Scaled ELU: ``scale * x`` for ``x > 0``, ``scale * alpha * (exp(x) - 1)``
+    otherwise, with Keras' fixed ``alpha`` and ``scale``."""
+
+    def fn(self, x):
+        return tf.nn.selu(x)
+
+    def grad(self, x):
+        return _SELU_SCALE * tf.where(x > 0, 1.0, _SELU_ALPHA * tf.exp(tf.minimum(x, 0.0)))
+
+
+class Softsign(Activation):
+    """``x / (1 + |x|)``."""
+
+    def fn(self, x):
+        return tf.nn.softsign(x)
+
+    def grad(self, x):
+        return 1.0 / tf.square(1.0 + tf.abs(x))
+
+
+class Exponential(Activation):
+    """``exp(x)``."""
+
+    def fn(self, x):
+        return tf.exp(x)
+
+    def grad(self, x):
+        return tf.exp(x)

@@ -392,16 +392,23 @@ class LinearLayer(Layer):
     def __init__(self, kernel, bias=None, **kwargs):
         super().__init__(**kwargs)
         self.kernel = as_float32_constant(kernel, "kernel", self.name)
+        units = self.output_units(self.kernel.shape)
         if bias is None:
-            bias = tf.zeros([self.kernel.shape[-1]])
+            bias = tf.zeros([units])
         self.bias = as_float32_constant(bias, "bias", self.name)
-        if self.bias.shape.rank != 1 or self.bias.shape[0] != self.kernel.shape[-1]:
+        if self.bias.shape.rank != 1 or self.bias.shape[0] != units:
             raise ValueError(
-                f"Layer {self.name!r}: bias must have shape "
-                f"({self.kernel.shape[-1]},) to match the kernel's last axis; "
-                f"got {tuple(self.bias.shape)}."
+                f"Layer {self.name!r}: bias must have shape ({units},) to match "
+                f"the kernel of shape {tuple(self.kernel.shape)}; got "
+                f"{tuple(self.bias.shape)}."
             )
         self._abs_kernel = tf.abs(self.kernel)
+
+    @staticmethod
+    def output_units(kernel_shape) -> int:
+        """Number of output channels (the bias size) for a kernel shape:
+        its last axis, unless a subclass lays its kernel out differently."""
+        return int(kernel_shape[-1])
 
     def linear(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         raise NotImplementedError

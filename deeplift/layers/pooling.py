@@ -230,3 +230,11 @@ class GlobalAvgPool1D(_GlobalAvgPool):
 
 class GlobalAvgPool2D(_GlobalAvgPool):
     """Mean over rows and columns: ``(N, rows, cols, C) -> (N, C)``."""
+
+
+class GlobalMaxPool3D(_GlobalMaxPool):
+    """Maximum over the three spatial axes: ``(N, d1, d2, d3, C) -> (N, C)``."""
+
+
+class GlobalAvgPool3D(_GlobalAvgPool):
+    """Mean over the three spatial axes: ``(N, d1, d2, d3, C) -> (N, C)``."""

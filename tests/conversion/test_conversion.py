@@ -520,8 +520,8 @@ def two_unsupported(K):
     x = K.Input((4, 2), name="x")
     conv = L.Conv1D(3, 2, name="conv")(x)                                  # 3x3
     normed = L.LayerNormalization(name="ln")(conv)
-    up = L.UpSampling1D(2, name="up")(normed)                              # 6x3
-    pooled = L.GlobalAveragePooling1D(name="gap")(up)
+    unit = L.UnitNormalization(name="un")(normed)
+    pooled = L.GlobalAveragePooling1D(name="gap")(unit)
     out = L.Dense(1, name="out")(pooled)
     return K.Model(x, out, name="two_unsupported"), {
         "input_shapes": [(4, 2)], "output": "out_0"}
@@ -539,13 +539,6 @@ def mixed_unsupported(K):
         "input_shapes": [(4, 2)], "output": "out_0"}
 
 
-def grouped_conv(K):
-    L = K.layers
-    model = K.Sequential([K.Input((5, 4)), L.Conv1D(4, 2, groups=2, name="gconv")],
-                         name="grouped_conv")
-    return model, {"input_shapes": [(5, 4)]}
-
-
 def causal_conv(K):
     L = K.layers
     model = K.Sequential([K.Input((5, 4)), L.Conv1D(2, 2, padding="causal", name="cconv")],
@@ -553,10 +546,10 @@ def causal_conv(K):
     return model, {"input_shapes": [(5, 4)]}
 
 
-def gelu_dense(K):
+def log_softmax_dense(K):
     L = K.layers
-    model = K.Sequential([K.Input((3,)), L.Dense(2, activation="gelu", name="gdense")],
-                         name="gelu_dense")
+    model = K.Sequential([K.Input((3,)), L.Dense(2, activation="log_softmax", name="ldense")],
+                         name="log_softmax_dense")
     return model, {"input_shapes": [(3,)]}
 
 
@@ -597,8 +590,8 @@ BUILDERS = {
         seq_conv1d, seq_conv2d, seq_conv3d, func_pools, func_acts, func_graph, seq_nested,
         cf_conv1d, cf_conv2d, cf_global, score_seq, score_func, delta_seq, delta_func,
         override_seq, override_func, hard_sigmoid_model, one_unsupported, two_unsupported,
-        mixed_unsupported,
-        grouped_conv, causal_conv, gelu_dense, reshape_minus_one, max_pool_stride_gt_size,
+        mixed_unsupported, causal_conv, log_softmax_dense, reshape_minus_one,
+        max_pool_stride_gt_size,
         avg_pool_stride_gt_size,
     ]
 }
@@ -948,19 +941,18 @@ def test_custom_conversion_funcs(factory, source):
 
     _, dl_model = _convert(factory, "two_unsupported", source,
                            custom_conversion_funcs={"LayerNormalization": as_noop,
-                                                    "UpSampling1D": as_noop})
-    assert set(seen) == {"ln", "up"}
+                                                    "UnitNormalization": as_noop})
+    assert set(seen) == {"ln", "un"}
     ln_name, ln_config, ln_modes = seen["ln"]
-    assert ln_name == "ln_0" and seen["up"][0] == "up_0"
+    assert ln_name == "ln_0" and seen["un"][0] == "un_0"
     expected_ln_weights = entry.model.get_layer("ln").get_weights()
     assert len(ln_config["weights"]) == len(expected_ln_weights) == 2
     for got, want in zip(ln_config["weights"], expected_ln_weights):
         np.testing.assert_array_equal(got, want)
-    assert seen["up"][1]["size"] == 2
+    assert seen["un"][1]["axis"] in (-1, [-1])
     assert "nonlinear_mxts_mode" in ln_modes
     assert isinstance(dl_model.get_name_to_layer()["ln_0"], dl.NoOp)
-    # Upsampling before a global average pool changes nothing; with the layer
-    # norm dropped the output is out(gap(conv(x))), by Keras' own layers.
+    # With the layer norm and the unit normalization dropped the output is out(gap(conv(x))), by Keras' own layers.
     model = entry.model
     x = tf.convert_to_tensor(entry.inputs[0])
     expected = model.get_layer("out")(model.get_layer("gap")(model.get_layer("conv")(x)))
@@ -1089,9 +1081,8 @@ def test_two_unsupported_layers_in_one_error(factory, source):
 
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("kind,layer,problem", [
-    ("grouped_conv", "gconv", "groups"),
     ("causal_conv", "cconv", "causal"),
-    ("gelu_dense", "gdense", "gelu"),
+    ("log_softmax_dense", "ldense", "log_softmax"),
 ])
 def test_unsupported_option(factory, source, kind, layer, problem):
     where = _source_pattern(factory, kind, source)
