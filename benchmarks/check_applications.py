@@ -49,30 +49,44 @@ FAMILIES = {
 }
 
 
-def randomise(model, seed=0):
-    """Random weights; BatchNormalization variances kept positive."""
+def randomise(model, sample, seed=0):
+    """Random weights (Keras' initialisers plus noise on biases and scales),
+    then BatchNormalization statistics set to those of ``sample`` (one
+    training-mode call with momentum 0), so that the untrained network
+    neither saturates nor dies and its output depends on its input."""
     rng = np.random.default_rng(seed)
-    weights = []
     for w in model.weights:
         value = w.numpy()
-        if "variance" in w.path:
-            weights.append(rng.uniform(0.5, 1.5, size=value.shape).astype(np.float32))
-        elif "gamma" in w.path or "scale" in w.path:
-            weights.append(rng.uniform(0.5, 1.5, size=value.shape).astype(np.float32))
+        if w.path.endswith(("bias", "beta")):
+            w.assign((value + 0.1 * rng.normal(size=value.shape)).astype(np.float32))
+        elif w.path.endswith(("gamma", "scale")) and "moving" not in w.path:
+            w.assign(rng.uniform(0.5, 1.5, size=value.shape).astype(np.float32))
+    norms = [layer for layer in _leaf_layers(model)
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(sample, training=True)
+    for layer in norms:
+        layer.momentum = 0.99
+
+
+def _leaf_layers(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _leaf_layers(layer)
         else:
-            weights.append((value + 0.05 * rng.normal(size=value.shape)).astype(np.float32))
-    model.set_weights(weights)
+            yield layer
 
 
 def check(family, root, modes=("Rescale", "RevealCancel"), sources=("keras", "h5", "live")):
     build, shape = FAMILIES[family]
     model = build(shape)
-    randomise(model)
+    rng = np.random.default_rng(1)
+    low, high = (0.0, 255.0) if family in RAW_PIXELS else (-1.0, 1.0)
+    randomise(model, rng.uniform(low, high, size=(16, *shape)).astype(np.float32))
     paths = {"keras": os.path.join(root, f"{family}.keras"), "h5": os.path.join(root, f"{family}.h5")}
     for path in paths.values():
         model.save(path)
-    rng = np.random.default_rng(1)
-    low, high = (0.0, 255.0) if family in RAW_PIXELS else (-1.0, 1.0)
     x = rng.uniform(low, high, size=(2, *shape)).astype(np.float32)
     x0 = rng.uniform(low, high, size=(1, *shape)).astype(np.float32)
     out, out0 = np.asarray(model(x)), np.asarray(model(x0))
