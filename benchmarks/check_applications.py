@@ -63,6 +63,11 @@ def randomise(model, sample, seed=0):
             w.assign(rng.uniform(0.5, 1.5, size=value.shape).astype(np.float32))
     norms = [layer for layer in _leaf_layers(model)
              if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:  # (VGG) He-initialised kernels keep the signal through the ReLUs
+        for w in model.weights:
+            if w.path.endswith("kernel"):
+                fan_in = int(np.prod(w.shape[:-1]))
+                w.assign(rng.normal(0.0, np.sqrt(2.0 / fan_in), size=w.shape).astype(np.float32))
     for layer in norms:
         layer.momentum = 0.0
     model(sample, training=True)

@@ -8,14 +8,14 @@ original ``deeplift`` 0.6 package.
 """
 __version__ = "1.0.0"
 
-from deeplift import layers, models, util
+from deeplift import layers, models, targets, util
 from deeplift.modes import (
     ConvMxtsMode, DataFormat, DenseMxtsMode, MaxPoolDeepLiftMode,
     NonlinearMxtsMode, PaddingMode, ScoringMode,
 )
 
 __all__ = [
-    "__version__", "layers", "models", "util", "NonlinearMxtsMode",
+    "__version__", "layers", "models", "targets", "util", "NonlinearMxtsMode",
     "DenseMxtsMode", "ConvMxtsMode", "MaxPoolDeepLiftMode", "ScoringMode",
     "PaddingMode", "DataFormat",
 ]

@@ -1,10 +1,11 @@
 """The ``deeplift`` command line.
 
 ``deeplift convert MODEL`` prints the converted layer graph (or the list of
-layers that cannot be converted). ``deeplift score MODEL --sequences
-FASTA|NPY --task T [--task T2 ...] --mode MODE --reference zeros|shuffle:N
---out DIR`` writes, per task, contributions, hypothetical contributions and
-the two modisco-lite input files.
+layers that cannot be converted), then the model's inputs and outputs.
+``deeplift score MODEL --sequences FASTA|NPY [--output NAME] --task T
+[--task T2 ...] [--target profile] --mode MODE --reference zeros|shuffle:N
+--out DIR`` writes, per target, contributions, hypothetical contributions
+and the two modisco-lite input files (target options: ``score_targets``).
 """
 from __future__ import annotations
 
@@ -41,9 +42,10 @@ def _mode_note(layer) -> str:
     """``  [mode]`` for a nonlinearity, with DeepLIFT_GenomicsDefault shown
     together with the rule it resolves to (or why it cannot be resolved)."""
     from deeplift.modes import NonlinearMxtsMode
+    from deeplift.score_targets import add_target_arguments
     from deeplift.rules import effective_mode
 
-    mode = getattr(layer, "nonlinear_mxts_mode", None)
+    mode = getattr(layer, "requested_nonlinear_mxts_mode", None)
     if mode is None:
         return ""
     if mode != NonlinearMxtsMode.DeepLIFT_GenomicsDefault:
@@ -73,6 +75,7 @@ def _describe(model) -> str:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from deeplift.modes import NonlinearMxtsMode
+    from deeplift.score_targets import add_target_arguments
 
     parser = argparse.ArgumentParser(prog="deeplift", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,14 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     score = sub.add_parser("score", help="score sequences and write modisco-lite inputs")
     score.add_argument("model", help=".h5 or .keras file")
     score.add_argument("--sequences", required=True, help="FASTA file or .npy one-hot (N, L, 4)")
-    score.add_argument("--task", type=int, action="append", required=True,
-                       help="target neuron index (repeat for several tasks)")
     score.add_argument("--mode", default="DeepLIFT_GenomicsDefault",
                        help=f"one of {[m.value for m in NonlinearMxtsMode]}")
     score.add_argument("--reference", type=_parse_reference, default="shuffle:10",
                        help="zeros or shuffle:N (N dinucleotide shuffles per sequence)")
-    score.add_argument("--target-layer", type=int, default=-2,
-                       help="target layer index for Sequential models (-2: logits)")
+    add_target_arguments(score)
     score.add_argument("--batch-size", type=int, default=256)
     score.add_argument("--seed", type=int, default=1)
     score.add_argument("--out", required=True, help="output folder")
@@ -117,69 +117,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deeplift: {err}", file=sys.stderr)
         return 2
     if args.command == "convert":
+        from deeplift.score_targets import describe_inputs_and_outputs
+
         print(_describe(model))
+        print(describe_inputs_and_outputs(model))
         return 0
     return _score(model, args)
 
 
 def _score(model, args) -> int:
-    from deeplift import util
-    from deeplift.dinuc_shuffle import dinuc_shuffle
     from deeplift.genomics_io import save_modisco_inputs
-    from deeplift.models import SequentialModel
+    from deeplift.score_targets import select_target
 
-    if not isinstance(model, SequentialModel):
-        print("deeplift score: only Sequential models are supported on the command line; "
-              "use the Python API for functional models.", file=sys.stderr)
+    try:
+        target = select_target(model, args)
+        one_hot = _load_sequences(args.sequences)
+        results = target.score(one_hot, num_refs=args.reference, batch_size=args.batch_size,
+                               seed=args.seed, progress_update=max(1, len(one_hot) // 20))
+    except (ValueError, OSError) as err:
+        print(f"deeplift score: {err}", file=sys.stderr)
         return 2
-    one_hot = _load_sequences(args.sequences)
-    both = _contribs_and_hypothetical_func(model, args.target_layer)
-    num_refs = args.reference
-    kwargs = dict(task_idx=list(args.task), batch_size=args.batch_size)
-    if num_refs == 0:
-        stacked = both(input_data_list=[one_hot], input_references_list=[0.0],
-                       progress_update=1000, **kwargs)
-    else:
-        stacked = util.get_shuffle_seq_ref_function(both, dinuc_shuffle)(
-            input_data_sequences=one_hot, num_refs_per_seq=num_refs, seed=args.seed,
-            progress_update=max(1, len(one_hot) // 20), **kwargs)
-    alphabet = one_hot.shape[-1]
-    scores = [s[..., :alphabet] for s in stacked]
-    hyp = [s[..., alphabet:] for s in stacked]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for task, task_scores, task_hyp in zip(args.task, scores, hyp):
-        np.save(out / f"task{task}_contribs.npy", task_scores.astype(np.float32))
-        np.save(out / f"task{task}_hypothetical_contribs.npy", task_hyp.astype(np.float32))
-        save_modisco_inputs(one_hot, task_hyp, out, prefix=f"task{task}_")
-    print(f"wrote scores for tasks {args.task} of {len(one_hot)} sequences to {out}")
+    for label, (contribs, hyp) in zip(target.labels, results):
+        np.save(out / f"{label}_contribs.npy", contribs)
+        np.save(out / f"{label}_hypothetical_contribs.npy", hyp)
+        save_modisco_inputs(one_hot, hyp, out, prefix=f"{label}_")
+    print(f"wrote scores for {target.labels} of {len(one_hot)} sequences to {out}")
     return 0
-
-
-def _contribs_and_hypothetical_func(model, target_layer_idx: int):
-    """A scoring function (for a list of tasks) returning, per task,
-    ``(N, L, 2A)``: the input's contributions and its hypothetical
-    contributions side by side, both from one compiled pass per batch, so
-    that ``get_shuffle_seq_ref_function`` averages them over the same
-    references in one go."""
-    from deeplift.genomics import hypothetical_from_multipliers
-    from deeplift.models import TargetScoringFunction
-
-    inp = model.get_layers()[0]
-    target = model._lookup(target_layer_idx, "target_layer_idx")
-    both = TargetScoringFunction([inp], [inp, inp], target, ("target_contribs", "mxts"),
-                                 return_list=True)
-
-    def score(task_idx, input_data_list, input_references_list, batch_size,
-              progress_update=None):
-        per_task = both(task_idx, input_data_list, batch_size=batch_size,
-                        progress_update=progress_update,
-                        input_references_list=input_references_list)
-        return [np.concatenate([contribs, hypothetical_from_multipliers(
-                    mxts, input_references_list[0])], axis=-1)
-                for contribs, mxts in per_task]
-
-    return score
 
 
 if __name__ == "__main__":

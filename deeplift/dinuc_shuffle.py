@@ -4,32 +4,30 @@ A shuffle keeps the exact count of every adjacent pair of symbols (and the first
 and last symbol) of a sequence, so the references it yields keep the sequence's
 local composition (CpG content, for instance) while destroying motifs.
 
-Viewing the sequence as a walk over a multigraph whose nodes are symbols and whose
-edges are the ``L - 1`` adjacent pairs, every sequence with the same pair counts is
-an Eulerian path of that graph from the first to the last symbol. A uniformly
-random such path is drawn as in Altschul & Erickson (1985, Mol. Biol. Evol.
-2:526) and Kandel, Matias, Unger & Winkler (1996, "Shuffling biological
-sequences", Discrete Applied Mathematics):
+Two samplers, chosen by ``method``:
 
-1. For every node except the last symbol, pick the edge along which the walk
-   leaves it for the last time. These "last exits" must form a spanning
-   arborescence directed to the last symbol; one is drawn with probability
-   proportional to its number of edge copies by Wilson's loop-erased random walk
-   (Wilson 1996, STOC), which needs no rejection step.
-2. Order the remaining out-edges of every node uniformly at random, put the last
-   exit at the end, and follow the edges from the first symbol.
-
-Every Eulerian path (with copies of an edge told apart) is produced with the same
-probability, so every distinct sequence with the same pair counts, first and last
-symbol is equally likely too.
+* ``"original"`` (default): deeplift 0.6.13's shuffle. Each symbol's successors
+  are permuted except the successor of its last occurrence, which stays in
+  place; given the same ``numpy.random.RandomState`` it returns exactly what
+  0.6.13 returned, so published analyses (``rng=RandomState(1)``) reproduce.
+  Not every arrangement is equally likely.
+* ``"uniform"``: every sequence with the same pair counts, first and last symbol
+  is equally likely (``deeplift.dinuc_uniform``).
 """
 from __future__ import annotations
 
-import math
 import warnings
+
 import numpy as np
 
-__all__ = ["SingleArrangementWarning", "dinuc_shuffle"]
+from deeplift.dinuc_uniform import count_arrangements, shuffle_tokens_uniformly
+
+__all__ = ["SHUFFLE_METHODS", "SingleArrangementWarning", "dinuc_shuffle",
+           "string_to_char_array", "char_array_to_string", "one_hot_to_tokens",
+           "tokens_to_one_hot"]
+
+#: ``method`` values of ``dinuc_shuffle``.
+SHUFFLE_METHODS = ("original", "uniform")
 
 
 class SingleArrangementWarning(UserWarning):
@@ -99,126 +97,88 @@ def _one_hot_to_codes(seq: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _integer_determinant(matrix: list[list[int]]) -> int:
-    """Exact determinant of a square integer matrix (fraction-free Bareiss elimination)."""
-    m = [row[:] for row in matrix]
-    n = len(m)
-    sign, previous_pivot = 1, 1
-    for k in range(n - 1):
-        if m[k][k] == 0:
-            swap = next((i for i in range(k + 1, n) if m[i][k] != 0), None)
-            if swap is None:
-                return 0
-            m[k], m[swap] = m[swap], m[k]
-            sign = -sign
-        for i in range(k + 1, n):
-            for j in range(k + 1, n):
-                m[i][j] = (m[i][j] * m[k][k] - m[i][k] * m[k][j]) // previous_pivot
-        previous_pivot = m[k][k]
-    return sign * m[n - 1][n - 1] if n else 1
+def _shuffle_tokens_as_0_6(tokens: np.ndarray, num_symbols: int, num_shufs: int,
+                           rng: np.random.RandomState | np.random.Generator) -> np.ndarray:
+    """The shuffle of deeplift 0.6.13, drawing the same random numbers.
 
-
-def _count_arrangements(tokens: np.ndarray, num_symbols: int) -> int:
-    """Number of distinct sequences sharing the pair counts, first and last symbol.
-
-    BEST theorem for Eulerian paths ending at ``r``: (arborescences into ``r``,
-    counted with edge multiplicity) x prod_{v != r} (outdeg(v) - 1)! x outdeg(r)!
-    gives the paths with labelled edges; dividing by prod m_uv! for the
-    multiplicities m_uv of the pairs merges paths that only permute copies.
-    """
-    if tokens.size < 3:
-        return 1
-    root = int(tokens[-1])
-    pair_counts = np.zeros((num_symbols, num_symbols), dtype=np.int64)
-    np.add.at(pair_counts, (tokens[:-1], tokens[1:]), 1)
-    out_degree = pair_counts.sum(axis=1)
-    others = [v for v in range(num_symbols) if v != root]
-    # Laplacian D_out - A restricted to the non-root nodes; self-loops cancel out.
-    laplacian = [
-        [int((out_degree[v] if v == w else 0) - pair_counts[v, w]) for w in others] for v in others
-    ]
-    labelled_paths = _integer_determinant(laplacian) * math.factorial(int(out_degree[root]))
-    for v in others:
-        labelled_paths *= math.factorial(int(out_degree[v]) - 1)
-    copies = 1
-    for count in pair_counts[pair_counts > 1].tolist():
-        copies *= math.factorial(count)
-    return labelled_paths // copies
-
-
-def _shuffle_tokens(
-    tokens: np.ndarray, num_symbols: int, num_shufs: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Uniformly random Eulerian-path shuffles of a compact int sequence.
+    For each symbol, the list of symbols that follow its occurrences (in
+    sequence order) is kept; the successor of its *last* occurrence stays
+    last, which makes every walk below an Eulerian path ending at the last
+    symbol. For every shuffle, and for every symbol in sorted order, the
+    other successors are permuted by ``rng.permutation(count - 1)``; the
+    permutations compose across shuffles (shuffle ``i`` permutes shuffle
+    ``i - 1``'s order, as 0.6.13 did). The shuffle is then the walk from the
+    first symbol that consumes each symbol's successors in list order.
 
     Args:
-        tokens: int array of shape (L,), L >= 2, with values in [0, num_symbols),
-            every value present.
+        tokens: int array of shape (L,), L >= 1, values in [0, num_symbols).
         num_symbols: number of distinct symbols.
         num_shufs: number of shuffles.
-        rng: random generator.
+        rng: its ``permutation`` supplies the randomness.
 
     Returns:
         int array of shape (num_shufs, L).
     """
+    successors = [tokens[1:][tokens[:-1] == symbol] for symbol in range(num_symbols)]
     length = tokens.size
-    src, dst = tokens[:-1], tokens[1:]
-    num_edges = length - 1
-    start, root = int(tokens[0]), int(tokens[-1])
-    out_degree = np.bincount(src, minlength=num_symbols)
-    offsets = np.concatenate(([0], np.cumsum(out_degree)))
-    # Edge ids grouped by source node: edges_by_src[offsets[v]:offsets[v + 1]] leave v.
-    edges_by_src = np.argsort(src, kind="stable")
-    degree_list = out_degree.tolist()
-    offset_list = offsets.tolist()
-    edge_list = edges_by_src.tolist()
-    dst_list = dst.tolist()
-
-    # Random sort keys order each node's out-edges; last exits get a key above all.
-    keys = rng.random((num_shufs, num_edges))
-    walkers = [v for v in range(num_symbols) if v != root]
-    for shuf in range(num_shufs):
-        in_tree = [False] * num_symbols
-        in_tree[root] = True
-        last_exit = [0] * num_symbols
-        # Pre-drawn uniforms for the loop-erased walks; refilled if they run out.
-        uniforms, used = rng.random(4 * num_symbols + 8).tolist(), 0
-        for first in walkers:
-            node = first
-            while not in_tree[node]:
-                if used == len(uniforms):
-                    uniforms, used = rng.random(4 * num_symbols + 8).tolist(), 0
-                # A uniformly drawn copy of an out-edge: successors weighted by
-                # multiplicity, and copies told apart.
-                edge = edge_list[offset_list[node] + int(uniforms[used] * degree_list[node])]
-                used += 1
-                last_exit[node] = edge  # overwriting erases any loop through node
-                node = dst_list[edge]
-            node = first
-            while not in_tree[node]:
-                in_tree[node] = True
-                node = dst_list[last_exit[node]]
-        for v in walkers:
-            keys[shuf, last_exit[v]] = 2.0
-
-    # One argsort of "source node + key" groups edges by source and orders each
-    # group by key (keys lie in [0, 1) and last exits at 2, below the next node's 3).
-    order = np.argsort(keys + 3.0 * src, axis=-1)
-    successors = dst[order]  # (num_shufs, num_edges), grouped by source node
     shuffled = np.empty((num_shufs, length), dtype=np.int64)
-    for shuf, row in enumerate(successors.tolist()):
-        step = [iter(row[offset_list[v]:offset_list[v + 1]]).__next__ for v in range(num_symbols)]
-        node = start
-        # Each visit to a node consumes its next out-edge in the drawn order.
-        walk = [start] + [node := step[node]() for _ in range(num_edges)]
-        shuffled[shuf] = np.fromiter(walk, dtype=np.int64, count=length)
+    for shuf in range(num_shufs):
+        for symbol, after in enumerate(successors):
+            order = np.arange(after.size)
+            order[:-1] = rng.permutation(max(after.size - 1, 0))
+            successors[symbol] = after[order]
+        step = [iter(after.tolist()).__next__ for after in successors]
+        node = int(tokens[0])
+        walk = [node] + [node := step[node]() for _ in range(length - 1)]
+        shuffled[shuf] = walk
     return shuffled
+
+
+def string_to_char_array(seq: str) -> np.ndarray:
+    """ASCII codes of ``seq`` as an int8 array of shape (L,) (the original's helper)."""
+    return np.frombuffer(seq.encode("ascii"), dtype=np.int8).copy()
+
+
+def char_array_to_string(arr: np.ndarray) -> str:
+    """Inverse of ``string_to_char_array``."""
+    return np.asarray(arr, dtype=np.int8).tobytes().decode("ascii")
+
+
+def one_hot_to_tokens(one_hot: np.ndarray) -> np.ndarray:
+    """Row index of the 1 in each row of an (L, D) one-hot array; an all-zero
+    row gets token D. Returns an int array of shape (L,)."""
+    return _one_hot_to_codes(np.asarray(one_hot)).astype(np.int64)
+
+
+def tokens_to_one_hot(tokens: np.ndarray, one_hot_dim: int) -> np.ndarray:
+    """Inverse of ``one_hot_to_tokens``: (L,) tokens in [0, D] to an (L, D)
+    float array, token D giving an all-zero row."""
+    lookup = np.concatenate([np.eye(one_hot_dim), np.zeros((1, one_hot_dim))])
+    return lookup[np.asarray(tokens)]
+
+
+def _as_random_state(rng: RngLike) -> np.random.RandomState | np.random.Generator:
+    """``rng`` for the original sampler: an int seeds a ``RandomState`` (as
+    0.6-era scripts did); ``None`` is a fresh, unseeded ``RandomState``."""
+    if rng is None:
+        return np.random.RandomState()
+    if isinstance(rng, (np.random.RandomState, np.random.Generator)):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng must be a non-negative int seed; received {rng}.")
+        return np.random.RandomState(int(rng))
+    raise TypeError(
+        "rng must be a numpy.random.RandomState, a numpy.random.Generator, an int "
+        f"seed or None; received {type(rng).__name__}."
+    )
 
 
 def dinuc_shuffle(
     seq: str | np.ndarray,
     num_shufs: int | None = None,
     rng: RngLike = None,
+    method: str = "original",
 ) -> str | list[str] | np.ndarray:
     """Shuffles a sequence while keeping its exact dinucleotide counts.
 
@@ -229,20 +189,23 @@ def dinuc_shuffle(
             all-zero row, e.g. for ``N``, is shuffled as a symbol of its own).
         num_shufs: number of shuffles. ``None`` returns a single shuffle with no
             leading axis.
-        rng: a ``numpy.random.Generator``, a ``numpy.random.RandomState``, an int
-            seed, or ``None`` for a fresh, unseeded generator. The same seed gives
-            the same shuffles.
+        rng: a ``numpy.random.RandomState``, a ``numpy.random.Generator``, an int
+            seed, or ``None`` for fresh, unseeded randomness. The same seed gives
+            the same shuffles. With ``method="original"`` a ``RandomState`` (or
+            an int ``s``, read as ``RandomState(s)``) gives 0.6.13's shuffles for
+            ASCII strings and one-hot arrays.
+        method: ``"original"`` (0.6.13's sampler, the default) or ``"uniform"``
+            (every arrangement equally likely); see the module docstring.
 
     Returns:
         For a string: a string (``num_shufs=None``) or a list of ``num_shufs``
         strings. For an array: an array of shape (L, A) or (num_shufs, L, A) with
         the input's dtype. Each shuffle has the same first and last symbol and the
-        same count of every adjacent pair as ``seq``, and is drawn uniformly among
-        all such sequences.
+        same count of every adjacent pair as ``seq``.
 
     Raises:
-        ValueError: ``seq`` is neither a string nor an (L, A) one-hot array, or
-            ``num_shufs`` is not a positive int.
+        ValueError: ``seq`` is neither a string nor an (L, A) one-hot array,
+            ``num_shufs`` is not a positive int, or ``method`` is unknown.
         TypeError: ``rng`` has an unsupported type.
 
     Warns:
@@ -253,7 +216,9 @@ def dinuc_shuffle(
         isinstance(num_shufs, bool) or not isinstance(num_shufs, (int, np.integer)) or num_shufs < 1
     ):
         raise ValueError(f"num_shufs must be None or a positive int; received {num_shufs!r}.")
-    generator = _as_generator(rng)
+    if method not in SHUFFLE_METHODS:
+        raise ValueError(f"Unknown method={method!r}; expected one of {list(SHUFFLE_METHODS)}.")
+    generator = _as_random_state(rng) if method == "original" else _as_generator(rng)
     count = 1 if num_shufs is None else int(num_shufs)
 
     if isinstance(seq, str):
@@ -268,16 +233,21 @@ def dinuc_shuffle(
 
     symbols, tokens = np.unique(codes, return_inverse=True)
     tokens = tokens.reshape(-1)
-    if _count_arrangements(tokens, symbols.size) == 1:
+    single = count_arrangements(tokens, symbols.size) == 1
+    if single:
         warnings.warn(
             f"seq (length {tokens.size}) is the only sequence with its dinucleotide "
             "counts, first and last symbol; every shuffle equals the input.",
             SingleArrangementWarning,
             stacklevel=2,
         )
+    if method == "original" and tokens.size:
+        # Drawn even for a single arrangement, so the rng advances as in 0.6.13.
+        shuffled_codes = symbols[_shuffle_tokens_as_0_6(tokens, symbols.size, count, generator)]
+    elif single:
         shuffled_codes = np.broadcast_to(codes, (count, codes.size))
     else:
-        shuffled_codes = symbols[_shuffle_tokens(tokens, symbols.size, count, generator)]
+        shuffled_codes = symbols[shuffle_tokens_uniformly(tokens, symbols.size, count, generator)]
 
     if isinstance(seq, str):
         strings = [_codes_to_string(row) for row in shuffled_codes]

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from deeplift.progress import ProgressReporter
+from deeplift.targets import is_list_request, select_examples
 
 __all__ = [
     "get_shuffle_seq_ref_function", "get_hypothetical_contribs_func_onehot",
@@ -54,15 +55,17 @@ def check_convergence(delta: np.ndarray, target_diff_scale: float = 1.0,
     return delta
 
 
-def _call_shuffle(shuffle_func: Callable, seq, num_shufs: int, rng: np.random.Generator):
-    """``num_shufs`` shuffles of ``seq``; passes ``num_shufs``/``rng`` when
-    ``shuffle_func`` accepts them (as ``deeplift.dinuc_shuffle`` does)."""
+def _call_shuffle(shuffle_func: Callable, seq, num_shufs: int, rng: np.random.RandomState):
+    """``num_shufs`` shuffles of ``seq``, one ``shuffle_func(seq, rng=rng)``
+    call each when ``shuffle_func`` takes ``rng`` (as 0.6.13 called it, so
+    ``deeplift.dinuc_shuffle`` with the same seed gives 0.6.13's references),
+    else ``shuffle_func(seq)``."""
     try:
         params = inspect.signature(shuffle_func).parameters
     except (TypeError, ValueError):
         params = {}
-    if "num_shufs" in params and "rng" in params:
-        return list(shuffle_func(seq, num_shufs=num_shufs, rng=rng))
+    if "rng" in params:
+        return [shuffle_func(seq, rng=rng) for _ in range(num_shufs)]
     return [shuffle_func(seq) for _ in range(num_shufs)]
 
 
@@ -73,8 +76,10 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
 
     Args:
         score_computation_function: ``f(task_idx, input_data_list,
-            input_references_list, batch_size, progress_update)`` such as a
-            contributions, multipliers or hypothetical-contributions function.
+            input_references_list, batch_size, progress_update,
+            target_weights=None)`` such as a contributions, multipliers or
+            hypothetical-contributions function (``target_weights`` is only
+            passed when given).
         shuffle_func: ``shuffle_func(seq, num_shufs=, rng=)`` (e.g.
             ``deeplift.dinuc_shuffle.dinuc_shuffle``) or plain ``f(seq)``.
         one_hot_func: turns a list of sequences (as given, e.g. strings) into
@@ -82,28 +87,45 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
 
     Returns:
         ``g(task_idx, input_data_sequences, num_refs_per_seq, batch_size,
-        seed=1, progress_update=None, pregen_refs=None)`` returning the mean
-        score ``(N, L, A)`` (a list of those for a list of tasks). The same
-        references serve every task (one forward pass per batch), and
-        sequence x reference pairs are scored ``batch_size`` at a time, so
-        memory does not grow with the number of references. ``pregen_refs``:
-        references to use instead, shape ``(N, num_refs_per_seq, L, A)`` or
-        ``(N * num_refs_per_seq, L, A)``.
+        seed=1, progress_update=None, pregen_refs=None, target_weights=None)``
+        returning the mean score ``(N, L, A)`` (a list of those for a list of
+        tasks or of weight arrays). The same references serve every task (one
+        forward pass per batch), and sequence x reference pairs are scored
+        ``batch_size`` at a time, so memory does not grow with the number of
+        references. ``pregen_refs``: references to use instead, shape
+        ``(N, num_refs_per_seq, L, A)`` or ``(N * num_refs_per_seq, L, A)``.
+        ``target_weights`` (instead of ``task_idx``, see
+        ``TargetScoringFunction``): per-example weights ``(N, *target_shape)``
+        go with their sequence to each of its references; shared weights are
+        passed unchanged. ``seed`` may also be a ``numpy.random.RandomState``,
+        which then continues its stream (scoring sequences chunk by chunk
+        with one generator gives the references of one call).
     """
+    target_shape = getattr(score_computation_function, "target_shape", None)
 
-    def compute_scores_with_shuffle_seq_refs(task_idx, input_data_sequences, num_refs_per_seq,
-                                             batch_size, seed=1, progress_update=None,
-                                             pregen_refs=None):
+    def compute_scores_with_shuffle_seq_refs(task_idx=None, input_data_sequences=None,
+                                             num_refs_per_seq=None, batch_size=None, seed=1,
+                                             progress_update=None, pregen_refs=None,
+                                             target_weights=None):
+        if input_data_sequences is None or batch_size is None:
+            raise ValueError("input_data_sequences and batch_size are required.")
         if not isinstance(num_refs_per_seq, (int, np.integer)) or num_refs_per_seq < 1:
             raise ValueError(f"num_refs_per_seq must be a positive int; got {num_refs_per_seq!r}.")
         sequences = list(input_data_sequences)
         num_seqs = len(sequences)
+        if num_seqs == 0:    # empty scores shaped by the scoring function
+            empty = input_data_sequences if one_hot_func is None else one_hot_func([])
+            empty = np.asarray(empty, np.float32)
+            return score_computation_function(
+                task_idx=task_idx, input_data_list=[empty], input_references_list=[empty],
+                batch_size=batch_size, progress_update=None)
         if pregen_refs is not None:
             pregen_refs = np.asarray(pregen_refs, np.float32)
             pregen_refs = pregen_refs.reshape((num_seqs, num_refs_per_seq) + pregen_refs.shape[-2:])
-        rng = np.random.default_rng(seed)
+        # as 0.6.13, for identical references; a RandomState continues its stream
+        rng = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
         seqs_per_chunk = max(1, int(batch_size) // int(num_refs_per_seq))
-        is_list = isinstance(task_idx, (list, tuple, np.ndarray))
+        is_list = is_list_request(task_idx, target_weights)
         means = None
         progress = ProgressReporter(num_seqs, progress_update, "sequences")
         for start in range(0, num_seqs, seqs_per_chunk):
@@ -117,10 +139,15 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
             repeated = [seq for seq in chunk for _ in range(num_refs_per_seq)]
             if one_hot_func is not None:
                 repeated, refs = one_hot_func(repeated), one_hot_func(refs)
+            weights = {}
+            if target_weights is not None:
+                rows = np.repeat(np.arange(start, start + len(chunk)), num_refs_per_seq)
+                weights["target_weights"] = select_examples(target_weights, rows, num_seqs,
+                                                            target_shape)
             scores = score_computation_function(
                 task_idx=task_idx, input_data_list=[np.asarray(repeated, np.float32)],
                 input_references_list=[np.asarray(refs, np.float32)],
-                batch_size=batch_size, progress_update=None)
+                batch_size=batch_size, progress_update=None, **weights)
             per_task = scores if is_list else [scores]
             chunk_means = [np.asarray(s).reshape((len(chunk), num_refs_per_seq) + np.shape(s)[1:])
                            .mean(axis=1) for s in per_task]
@@ -131,11 +158,10 @@ def get_shuffle_seq_ref_function(score_computation_function: Callable, shuffle_f
                     acc.append(m)
             progress.update(len(chunk))
         progress.close()
-        if means is None:
-            raise ValueError("input_data_sequences holds no sequences.")
         results = [np.concatenate(m, axis=0) for m in means]
         return results if is_list else results[0]
 
+    compute_scores_with_shuffle_seq_refs.target_shape = target_shape
     return compute_scores_with_shuffle_seq_refs
 
 
@@ -155,23 +181,25 @@ def get_hypothetical_contribs_func_onehot(multipliers_function: Callable):
 
     Returns:
         ``f(task_idx, input_data_list, input_references_list, batch_size,
-        progress_update=None)`` returning ``(n, L, A)`` (a list per task for
-        a list of tasks).
+        progress_update=None, target_weights=None)`` returning ``(n, L, A)``
+        (a list per target for a list of tasks or of weight arrays).
     """
 
-    def hypothetical_contribs(task_idx, input_data_list, input_references_list,
-                              batch_size=100, progress_update=None):
+    def hypothetical_contribs(task_idx=None, input_data_list=None, input_references_list=None,
+                              batch_size=100, progress_update=None, target_weights=None):
+        weights = {} if target_weights is None else {"target_weights": target_weights}
         multipliers = multipliers_function(
             task_idx=task_idx, input_data_list=input_data_list,
             input_references_list=input_references_list, batch_size=batch_size,
-            progress_update=progress_update)
+            progress_update=progress_update, **weights)
         refs = (input_references_list[0] if isinstance(input_references_list, (list, tuple))
                 else input_references_list)
-        is_list = isinstance(task_idx, (list, tuple, np.ndarray))
+        is_list = is_list_request(task_idx, target_weights)
         per_task = multipliers if is_list else [multipliers]
         results = [hypothetical_from_multipliers(m, refs) for m in per_task]
         return results if is_list else results[0]
 
+    hypothetical_contribs.target_shape = getattr(multipliers_function, "target_shape", None)
     return hypothetical_contribs
 
 
@@ -195,16 +223,18 @@ def get_integrated_gradients_function(gradient_computation_function: Callable,
 
     Returns:
         ``f(task_idx, input_data_list, input_references_list, batch_size,
-        progress_update=None)`` returning, per input, the mean gradient at
-        ``x0 + (k + 1/2) / num_intervals * (x - x0)`` for ``k < num_intervals``,
-        times ``x - x0``.
+        progress_update=None, target_weights=None)`` returning, per input,
+        the mean gradient at ``x0 + (k + 1/2) / num_intervals * (x - x0)``
+        for ``k < num_intervals``, times ``x - x0``. Per-example
+        ``target_weights`` go with their example to each of its points.
     """
     if not isinstance(num_intervals, (int, np.integer)) or num_intervals < 1:
         raise ValueError(f"num_intervals must be a positive int; got {num_intervals!r}.")
     fractions = (np.arange(num_intervals, dtype=np.float32) + 0.5) / num_intervals
+    target_shape = getattr(gradient_computation_function, "target_shape", None)
 
-    def integrated_gradients(task_idx, input_data_list, input_references_list,
-                             batch_size=100, progress_update=None):
+    def integrated_gradients(task_idx=None, input_data_list=None, input_references_list=None,
+                             batch_size=100, progress_update=None, target_weights=None):
         single = not isinstance(input_data_list, (list, tuple))
         data = [np.asarray(d, np.float32) for d in ([input_data_list] if single else input_data_list)]
         refs = input_references_list
@@ -214,10 +244,14 @@ def get_integrated_gradients_function(gradient_computation_function: Callable,
         # Interpolation points ordered example-major: (n * num_intervals, ...).
         points = [(r[:, None] + fractions.reshape((1, -1) + (1,) * (d.ndim - 1)) * (d - r)[:, None])
                   .reshape((-1,) + d.shape[1:]) for d, r in zip(data, refs)]
+        weights = {}
+        if target_weights is not None:
+            weights["target_weights"] = select_examples(
+                target_weights, np.repeat(np.arange(num), num_intervals), num, target_shape)
         grads = gradient_computation_function(
             task_idx=task_idx, input_data_list=points, input_references_list=[0.0] * len(points),
-            batch_size=batch_size, progress_update=progress_update)
-        is_list = isinstance(task_idx, (list, tuple, np.ndarray))
+            batch_size=batch_size, progress_update=progress_update, **weights)
+        is_list = is_list_request(task_idx, target_weights)
         per_task = grads if is_list else [grads]
         results = []
         for g in per_task:
@@ -227,6 +261,7 @@ def get_integrated_gradients_function(gradient_computation_function: Callable,
             results.append(out if isinstance(g, list) else out[0])
         return results if is_list else results[0]
 
+    integrated_gradients.target_shape = target_shape
     return integrated_gradients
 
 

@@ -64,7 +64,9 @@ def rescale_factor_of_rows(x, x0, y, y0, rows, grad):
 
 @fused
 def reveal_cancel_parts(x0, pos_in, neg_in, fn):
-    """RevealCancel's split of ``f(x) - f(x0)`` into (dy+, dy-)."""
+    """RevealCancel's split of ``f(x) - f(x0)`` into (dy+, dy-), evaluated at
+    the exact parts: the two halves sum to ``f(x0 + p + n) - f(x0)`` and a
+    part that is exactly 0 gives an output part that is exactly 0."""
     f_ref = fn(x0)
     f_pos = fn(x0 + pos_in)
     f_neg = fn(x0 + neg_in)
@@ -73,18 +75,46 @@ def reveal_cancel_parts(x0, pos_in, neg_in, fn):
             0.5 * ((f_neg - f_ref) + (f_both - f_pos)))
 
 
-def _nudge_from_zero(t):
-    """Adds ±1e-7 (keeping the sign; + at 0) where ``|t| < 0.5e-7``."""
+def nudge_from_zero(t):
+    """Adds ±1e-7 (keeping the sign; + at 0 and -0) where ``|t| < 0.5e-7``."""
     tiny = tf.abs(t) < 0.5 * NEAR_ZERO_THRESHOLD
     step = tf.where(t >= 0, NEAR_ZERO_THRESHOLD, -NEAR_ZERO_THRESHOLD)
     return t + tf.where(tiny, step, tf.zeros_like(t))
 
 
+def _in_float64(fn, args):
+    """``fn`` of each float32 tensor in ``args``, evaluated in float64 when
+    ``fn`` accepts float64 (all built-in activations do), else in float32."""
+    try:
+        return [fn(tf.cast(a, tf.float64)) for a in args]
+    except (TypeError, ValueError):
+        return [tf.cast(fn(a), tf.float64) for a in args]
+
+
 @fused
-def reveal_cancel_multipliers(pos, neg, pos_in, neg_in, pos_out, neg_out):
-    """``(m+ dy+ / p, m- dy- / n)`` with p, n nudged away from zero."""
-    return (pos * (pos_out / _nudge_from_zero(pos_in)),
-            neg * (neg_out / _nudge_from_zero(neg_in)))
+def reveal_cancel_slopes(x0, pos_in, neg_in, fn):
+    """``(dy+ / p, dy- / n)``: RevealCancel's multiplier ratios.
+
+    ``p`` and ``n`` are nudged away from zero *before* ``dy+`` and ``dy-``
+    are evaluated (SEMANTICS.md; the original package does the same), so a
+    part that is exactly 0 gets the secant over a 1e-7 step, the one-sided
+    limit slope, instead of ``0 / 1e-7 = 0``.
+
+    The points ``f`` is evaluated at are formed in float32 in the original's
+    order (``(x0 + n) + p`` for ``dy+``, ``(x0 + p) + n`` for ``dy-``), so
+    ``x0 + 1e-7`` rounds as it did there; ``f`` and the differences are then
+    taken in float64: a 1e-7 secant of float32 values of a smooth ``f``
+    would be mostly rounding noise (piecewise-linear functions such as ReLU
+    give the original's float32 numbers either way).
+    """
+    p = nudge_from_zero(pos_in)
+    n = nudge_from_zero(neg_in)
+    f_ref, f_pos, f_neg, f_np, f_pn = _in_float64(
+        fn, [x0, x0 + p, x0 + n, (x0 + n) + p, (x0 + p) + n])
+    dy_pos = 0.5 * ((f_pos - f_ref) + (f_np - f_neg))
+    dy_neg = 0.5 * ((f_neg - f_ref) + (f_pn - f_pos))
+    return (tf.cast(dy_pos / tf.cast(p, tf.float64), tf.float32),
+            tf.cast(dy_neg / tf.cast(n, tf.float64), tf.float32))
 
 
 @fused

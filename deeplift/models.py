@@ -7,9 +7,13 @@ from typing import Sequence
 
 import numpy as np
 
-from deeplift import util
+import tensorflow as tf
+
+from deeplift import graph, util
 from deeplift.layers.base import Input, Layer, SymbolicVar
-from deeplift.scoring import build_graph_function, validate_tasks
+from deeplift.rules import report_resolved_modes
+from deeplift.scoring import build_graph_function
+from deeplift.targets import resolve_targets
 
 __all__ = ["Model", "SequentialModel", "GraphModel", "TargetScoringFunction"]
 
@@ -18,11 +22,14 @@ class TargetScoringFunction:
     """Contributions or multipliers of some layers for one target layer.
 
     Call it as ``func(task_idx, input_data_list, batch_size=100,
-    progress_update=None, input_references_list=None)``:
+    progress_update=None, input_references_list=None,
+    return_convergence_delta=False, target_weights=None)``:
 
     Args:
-        task_idx: an int (flat neuron index in the target layer) or a list of
-            ints; a list is answered from one forward pass per batch.
+        task_idx: the target neuron: an int (flat index in the target layer),
+            a tuple of ints (one index per axis of an N-d target layer, e.g.
+            ``(position, track)``), or a list of those, answered from one
+            forward pass per batch. None when ``target_weights`` is given.
         input_data_list: one array per model input ``(N, ...)``, a dict keyed
             by input layer name, or a bare array for single-input models.
         batch_size: examples per compiled call.
@@ -30,11 +37,19 @@ class TargetScoringFunction:
         input_references_list: like ``input_data_list``; each entry an array
             of the data's shape (one reference per example), an array
             broadcastable to one example, or a scalar. None: zeros.
+        return_convergence_delta: also return the summed contributions minus
+            the target's difference from reference (see ``__call__``).
+        target_weights: instead of ``task_idx``, explain the weighted target
+            ``sum_j w_j t_j`` over the target layer's neurons ``t_j``, the
+            weights held constant: an array of the target layer's
+            per-example shape (shared), ``(N, *target_shape)`` (one per
+            example), or a list/tuple of such arrays (several targets in one
+            pass). See ``deeplift.targets``.
 
     Returns:
-        For an int task: an array ``(N, ...)`` per scored layer (a single
+        For a single target: an array ``(N, ...)`` per scored layer (a single
         array when one layer was asked for as a non-list). For a list of
-        tasks: a list with that result for each task.
+        tasks or of weight arrays: a list with that result for each.
 
     The function holds no mutable state: it is safe to call from several
     threads, and one trace serves every task index and batch size.
@@ -62,65 +77,103 @@ class TargetScoringFunction:
         self._outputs = outputs
         self._shared_rows_fn = None
 
-    def _run_batch(self, inputs: list[np.ndarray], refs: list[np.ndarray], tasks, active):
+    @property
+    def target_shape(self) -> tuple:
+        """The target layer's per-example shape (what ``target_weights``
+        holds per example); wrappers such as
+        ``get_shuffle_seq_ref_function`` read it."""
+        return tuple(self.target_layer.get_shape()[1:])
+
+    def _run_batch(self, inputs: list[np.ndarray], refs: list[np.ndarray], seed):
         """One compiled call. When examples repeat (one sequence against
         several references), the inputs' forward pass runs once per distinct
         example; the results are the same either way."""
         runs = util.repeated_rows(inputs)
         if runs is None:
-            return self._fn(*inputs, *refs, tasks, active)
+            return self._fn(*inputs, *refs, seed)
         if self._shared_rows_fn is None:
             self._shared_rows_fn = build_graph_function(
                 self.input_layers, self._outputs, [self.target_layer], shared_rows=True)
         first, rows = runs
-        return self._shared_rows_fn(*[x[first] for x in inputs], *refs, rows, tasks, active)
+        return self._shared_rows_fn(*[x[first] for x in inputs], *refs, rows, seed)
 
-    def __call__(self, task_idx, input_data_list, batch_size: int = 100,
+    def __call__(self, task_idx=None, input_data_list=None, batch_size: int = 100,
                  progress_update: int | None = None, input_references_list=None,
-                 return_convergence_delta: bool = False):
+                 return_convergence_delta: bool = False, target_weights=None):
         """See the class docstring. With ``return_convergence_delta=True``
         (contribution functions only) returns ``(result, delta)`` where
-        ``delta`` is ``(N,)`` (or ``(T, N)`` for a list of tasks): the summed
-        contributions of all scored layers minus ``t(x) - t(x0)``. It is ~0
+        ``delta`` is ``(N,)`` (or ``(T, N)`` for a list of targets): the
+        summed contributions of all scored layers minus ``t(x) - t(x0)``
+        (``sum_j w_j (t_j(x) - t_j(x0))`` for weighted targets). It is ~0
         for Rescale/RevealCancel when the scored layers separate the inputs
         from the target (e.g. all input layers)."""
-        tasks = validate_tasks(task_idx, self.target_layer)
+        if input_data_list is None:
+            raise ValueError("input_data_list is required: one array per model input.")
         inputs = util.format_inputs(input_data_list, self.input_layers)
-        refs = util.format_references(input_references_list, self.input_layers, inputs)
-        task_tensor = np.array([tasks], np.int32)
-        active = np.ones((1,), np.float32)
         total = inputs[0].shape[0]
+        targets = resolve_targets(self.target_layer, total, task_idx=task_idx,
+                                  target_weights=target_weights)
+        if return_convergence_delta and self._kind != "target_contribs":
+            raise ValueError("return_convergence_delta needs a contributions function "
+                             "(get_target_contribs_func), not multipliers.")
+        refs = util.format_references(input_references_list, self.input_layers, inputs)
+        shared_seed = None if targets.per_example else tf.constant(targets.seed)
+        stand_in = util.stand_in_for_empty(inputs)
+        if stand_in is not None:     # zero examples: run one zero example, cut to [:0]
+            inputs, total = stand_in, 1
+            refs = [(ref[:1] if not per_example else np.zeros_like(x), False)
+                    for (ref, per_example), x in zip(refs, stand_in)]
+            shared_seed = tf.zeros((targets.num_targets, 1) + targets.seed.shape[2:])
+        # Layers that merge inputs need one reference batch size: when some
+        # references are per example, the shared ones are repeated too.
+        mixed = len({per_example for _, per_example in refs}) > 1
         progress = util.ProgressReporter(total, progress_update)
         pieces = [[] for _ in range(len(self.scored_layers) + 1)]
         for batch in util.iterate_batches(total, batch_size):
             batch_refs = [ref[batch] if per_example else ref for ref, per_example in refs]
-            outputs = self._run_batch([x[batch] for x in inputs], batch_refs, task_tensor, active)
+            if mixed:
+                batch_refs = [np.broadcast_to(r, (batch.stop - batch.start,) + r.shape[1:])
+                              for r in batch_refs]
+            seed = targets.batch(batch) if shared_seed is None else shared_seed
+            try:
+                outputs = self._run_batch([x[batch] for x in inputs], batch_refs, seed)
+            except tf.errors.InvalidArgumentError as err:
+                if target_weights is None:
+                    raise
+                raise ValueError(
+                    f"target_weights of per-example shape {targets.seed.shape[2:]} do not "
+                    f"match the activations of target layer {self.target_layer.name!r}: "
+                    f"{err.message}") from None
             for piece, out in zip(pieces, outputs):
                 piece.append(out.numpy())
             progress.update(batch.stop - batch.start)
         progress.close()
         merged = [np.concatenate(piece, axis=1) for piece in pieces[:-1]]
-        per_task = []
-        for t in range(len(tasks)):
+        if stand_in is not None:
+            merged, pieces[-1], total = [m[:, :0] for m in merged], [pieces[-1][0][:0]], 0
+        per_target = []
+        for t in range(targets.num_targets):
             layers_out = [m[t] for m in merged]
-            per_task.append(layers_out if self._return_list else layers_out[0])
-        is_list = isinstance(task_idx, (list, tuple, np.ndarray))
-        result = per_task if is_list else per_task[0]
+            per_target.append(layers_out if self._return_list else layers_out[0])
+        result = per_target if targets.is_list else per_target[0]
         if not return_convergence_delta:
             return result
-        if self._kind != "target_contribs":
-            raise ValueError("return_convergence_delta needs a contributions function "
-                             "(get_target_contribs_func), not multipliers.")
-        target_diff = np.concatenate(pieces[-1], axis=0).reshape(total, -1)[:, tasks].T
-        summed = sum(m.reshape(m.shape[0], total, -1).sum(axis=-1) for m in merged)
+        target_diff = targets.target_differences(np.concatenate(pieces[-1], axis=0))
+        summed = sum(m.reshape(m.shape[0], total, int(np.prod(m.shape[2:]))).sum(axis=-1)
+                     for m in merged)
         delta = summed - target_diff
-        return result, (delta if is_list else delta[0])
+        return result, (delta if targets.is_list else delta[0])
 
 
 class Model:
     """Shared logic of SequentialModel and GraphModel."""
 
     def _input_layers(self) -> list[Input]:
+        raise NotImplementedError
+
+    def get_output_layers(self) -> dict[str, Layer]:
+        """The model's outputs: the layer producing each, keyed by output
+        name (for converted models the Keras output layer's name)."""
         raise NotImplementedError
 
     def _lookup(self, key, argument: str) -> Layer:
@@ -147,13 +200,14 @@ class Model:
 
         def predict(input_data_list, batch_size: int = 100, progress_update: int | None = None):
             inputs = util.format_inputs(input_data_list, input_layers)
+            stand_in = util.stand_in_for_empty(inputs)
+            if stand_in is not None:     # zero examples: run one zero example, cut to [:0]
+                return fn(*stand_in, *placeholder_refs)[0].numpy()[:0]
             total = inputs[0].shape[0]
             progress = util.ProgressReporter(total, progress_update)
             pieces = []
-            empty_tasks = np.zeros((0, 1), np.int32)
             for batch in util.iterate_batches(total, batch_size):
-                out = fn(*[x[batch] for x in inputs], *placeholder_refs, empty_tasks,
-                         np.zeros((0,), np.float32))
+                out = fn(*[x[batch] for x in inputs], *placeholder_refs)
                 pieces.append(out[0].numpy())
                 progress.update(batch.stop - batch.start)
             progress.close()
@@ -168,20 +222,27 @@ class SequentialModel(Model):
     Layers that are not yet connected are chained in order.
     """
 
-    def __init__(self, layers: Sequence[Layer]):
+    def __init__(self, layers: Sequence[Layer], output_name: str | None = None):
+        """``output_name``: the name of the model's output (the converter
+        passes the last Keras layer's name); default the last layer's."""
         self._layers = list(layers)
+        self._output_name = output_name
         if not self._layers or not isinstance(self._layers[0], Input):
             raise ValueError("SequentialModel: the first layer must be an Input layer.")
         for previous, layer in zip(self._layers[:-1], self._layers[1:]):
             if layer.inputs is None:
                 layer.set_inputs(previous)
-        self._layers[-1].build_fwd_pass_vars()
+        graph.infer_shapes([self._layers[-1]])
+        report_resolved_modes(self._layers, strict=False)
 
     def get_layers(self) -> list[Layer]:
         return self._layers
 
     def _input_layers(self):
         return [self._layers[0]]
+
+    def get_output_layers(self) -> dict[str, Layer]:
+        return {self._output_name or self._layers[-1].name: self._layers[-1]}
 
     def _lookup(self, idx, argument: str) -> Layer:
         try:
@@ -221,14 +282,29 @@ class GraphModel(Model):
         name_to_layer: mapping layer name -> layer (insertion order kept).
         input_layer_names: names of the ``Input`` layers, in the order
             scoring functions receive their arrays.
+        output_layer_names: output name -> name of the layer producing that
+            output (the converter maps each Keras output layer's name);
+            default: every layer that feeds no other layer, by its own name.
     """
 
-    def __init__(self, name_to_layer: dict, input_layer_names: Sequence[str]):
+    def __init__(self, name_to_layer: dict, input_layer_names: Sequence[str],
+                 output_layer_names: dict[str, str] | None = None):
         self._name_to_layer = dict(name_to_layer)
         self._input_layer_names = list(input_layer_names)
         for name in self._input_layer_names:
             if not isinstance(self._lookup(name, "input_layer_names"), Input):
                 raise ValueError(f"GraphModel: input layer {name!r} is not an Input layer.")
+        if output_layer_names is None:
+            members = {id(layer) for layer in self._name_to_layer.values()}
+            output_layer_names = {
+                name: name for name, layer in self._name_to_layer.items()
+                if not any(id(c) in members for c in layer.get_output_layers())}
+        self._outputs = {out: self._lookup(name, "output_layer_names")
+                         for out, name in output_layer_names.items()}
+        report_resolved_modes(self._name_to_layer.values(), strict=False)
+
+    def get_output_layers(self) -> dict[str, Layer]:
+        return dict(self._outputs)
 
     def get_name_to_layer(self) -> dict:
         return self._name_to_layer

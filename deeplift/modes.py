@@ -6,10 +6,19 @@ and old scripts that pass plain strings keep working.
 """
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, EnumMeta
 
 
-class _StrEnum(str, Enum):
+class _StrEnumMeta(EnumMeta):
+    """Gives every mode enum the original ``util.enum``'s ``vals``."""
+
+    @property
+    def vals(cls) -> list:
+        """The members (each equal to its string value), in definition order."""
+        return list(cls)
+
+
+class _StrEnum(str, Enum, metaclass=_StrEnumMeta):
     """A string enum with an actionable error for unknown values."""
 
     def __str__(self) -> str:
@@ -86,6 +95,23 @@ class PaddingMode(_StrEnum):
         if isinstance(value, str) and not isinstance(value, cls):
             value = value.upper()
         return super().parse(value, argument)
+
+
+class PoolMode(_StrEnum):
+    """Kind of pooling, as the original ``deeplift.layers.convolutional`` named it."""
+
+    max = "max"
+    avg = "avg"
+
+
+class ActivationNames(_StrEnum):
+    """Activation names of the original ``deeplift.layers.core``."""
+
+    sigmoid = "sigmoid"
+    hard_sigmoid = "hard_sigmoid"
+    tanh = "tanh"
+    relu = "relu"
+    linear = "linear"
 
 
 class DataFormat(_StrEnum):

@@ -118,10 +118,18 @@ def _reveal_cancel_parts(layer, fp):
 
 
 def _reveal_cancel(layer, fp, pos, neg):
-    """``m_in+ = m+ dy+ / p``, ``m_in- = m- dy- / n`` (p, n kept off zero)."""
-    pos_in, neg_in = fp.parts(layer.inputs)
-    pos_out, neg_out = fp.parts(layer)
-    return kernels.reveal_cancel_multipliers(pos, neg, pos_in, neg_in, pos_out, neg_out)
+    """``m_in+ = m+ dy+ / p``, ``m_in- = m- dy- / n``, with ``dy±``
+    evaluated at ``p``, ``n`` nudged off zero (``kernels.reveal_cancel_slopes``).
+
+    The layer's own parts (``_reveal_cancel_parts``) stay un-nudged, so
+    contributions of an exactly-zero part stay 0 and sum to delta exactly.
+    """
+    def compute():
+        pos_in, neg_in = fp.parts(layer.inputs)
+        return kernels.reveal_cancel_slopes(fp.ref(layer.inputs), pos_in, neg_in, layer.fn)
+
+    slope_pos, slope_neg = fp.cached(layer, "reveal_cancel_slopes", compute)
+    return pos * slope_pos, neg * slope_neg
 
 
 register_rule(NonlinearMxtsMode.Rescale, _rescale)
@@ -131,6 +139,14 @@ register_rule(NonlinearMxtsMode.GuidedBackpropRescale, _guided_backprop_rescale)
 register_rule(NonlinearMxtsMode.DeconvNet, _deconvnet)
 register_rule(NonlinearMxtsMode.PassThrough, _pass_through)
 register_rule(NonlinearMxtsMode.RevealCancel, _reveal_cancel, parts=_reveal_cancel_parts)
+
+
+class ModeResolutionError(RuntimeError, ValueError):
+    """DeepLIFT_GenomicsDefault cannot be resolved for a nonlinearity.
+
+    A RuntimeError as in the original package, and a ValueError as callers
+    of this package have caught it.
+    """
 
 
 def resolve_genomics_default(layer) -> NonlinearMxtsMode:
@@ -143,7 +159,7 @@ def resolve_genomics_default(layer) -> NonlinearMxtsMode:
     the rule table needs no layer imports.
 
     Raises:
-        ValueError: the nearest preceding layer is anything else.
+        ModeResolutionError: the nearest preceding layer is anything else.
     """
     preceding = layer.inputs
     while getattr(preceding, "genomics_default_transparent", False):
@@ -151,7 +167,7 @@ def resolve_genomics_default(layer) -> NonlinearMxtsMode:
     mode = getattr(preceding, "genomics_default_mode", None)
     if mode is not None:
         return mode
-    raise ValueError(
+    raise ModeResolutionError(
         f"Cannot resolve nonlinear_mxts_mode=DeepLIFT_GenomicsDefault for layer "
         f"{layer.name!r} ({type(layer).__name__}): its preceding layer "
         f"{getattr(preceding, 'name', None)!r} is {_with_article(type(preceding).__name__)}, "
@@ -165,7 +181,34 @@ def _with_article(noun: str) -> str:
 
 
 def effective_mode(layer) -> NonlinearMxtsMode:
-    """The concrete rule a nonlinearity uses (GenomicsDefault resolved)."""
-    if layer.nonlinear_mxts_mode == NonlinearMxtsMode.DeepLIFT_GenomicsDefault:
+    """The concrete rule a nonlinearity uses (GenomicsDefault resolved from
+    the current wiring)."""
+    requested = getattr(layer, "requested_nonlinear_mxts_mode", layer.nonlinear_mxts_mode)
+    if requested == NonlinearMxtsMode.DeepLIFT_GenomicsDefault:
         return resolve_genomics_default(layer)
-    return layer.nonlinear_mxts_mode
+    return requested
+
+
+def report_resolved_modes(layers, strict: bool) -> None:
+    """Makes ``nonlinear_mxts_mode`` of each nonlinearity among ``layers``
+    report the rule DeepLIFT_GenomicsDefault resolves to, as the original's
+    ``build_fwd_pass_vars`` did.
+
+    Args:
+        layers: any layers; only activation layers are touched.
+        strict: raise for a nonlinearity that cannot be resolved (else it
+            keeps reporting DeepLIFT_GenomicsDefault and scoring through it
+            raises the same error).
+
+    Raises:
+        ModeResolutionError: ``strict`` and a nonlinearity cannot be resolved.
+    """
+    for layer in layers:
+        resolve = getattr(layer, "resolve_nonlinear_mxts_mode", None)
+        if resolve is None:  # not an activation layer
+            continue
+        try:
+            resolve()
+        except ModeResolutionError:
+            if strict:
+                raise

@@ -18,12 +18,17 @@ from deeplift.genomics import (  # noqa: F401  (the original deeplift.util names
 )
 from deeplift import graph
 from deeplift.layers.base import Input, Layer, SymbolicVar
+from deeplift.legacy import (  # noqa: F401  (the original's names)
+    NEAR_ZERO_THRESHOLD, assert_is_not_type, assert_is_type, enum, is_type,
+)
 from deeplift.progress import ProgressReporter
-from deeplift.scoring import build_graph_function, validate_tasks
+from deeplift.scoring import build_graph_function
+from deeplift.targets import resolve_targets
 
 __all__ = [
     "compile_func", "run_function_in_batches", "connect_list_of_layers",
     "format_inputs", "format_references", "ProgressReporter",
+    "NEAR_ZERO_THRESHOLD", "enum", "is_type", "assert_is_type", "assert_is_not_type",
 ]
 
 
@@ -31,6 +36,26 @@ def _example_shape_matches(layer: Input, shape: tuple) -> bool:
     expected = layer.get_batch_shape()[1:]
     return len(shape) == len(expected) and all(
         e is None or e == s for e, s in zip(expected, shape))
+
+
+def as_batch(array: np.ndarray, layer: Input) -> np.ndarray:
+    """``array``, or an empty ``[]`` given for zero examples reshaped to
+    ``(0, *example_shape)`` of ``layer`` (when that shape is fully known)."""
+    example_shape = layer.get_batch_shape()[1:]
+    if array.shape == (0,) and len(example_shape) > 0 and None not in example_shape:
+        return array.reshape((0,) + tuple(example_shape))
+    return array
+
+
+def stand_in_for_empty(arrays: Sequence[np.ndarray]) -> list[np.ndarray] | None:
+    """For zero examples, one all-zero example per array (``(1, ...)``), to
+    run in their place so that results get their shapes, then be cut to
+    ``[:0]`` on the example axis; None when there are examples. (Compiled
+    graphs are not run on empty batches: some TensorFlow kernels mishandle
+    them.)"""
+    if not arrays or np.shape(arrays[0])[0] != 0:
+        return None
+    return [np.zeros((1,) + tuple(np.shape(a)[1:]), np.float32) for a in arrays]
 
 
 def _check_finite(array: np.ndarray, what: str) -> None:
@@ -82,7 +107,7 @@ def format_inputs(input_data_list, input_layers: Sequence[Input]) -> list[np.nda
     arrays = []
     for layer, value in zip(input_layers, _as_list_by_input(input_data_list, input_layers,
                                                            "input_data_list")):
-        array = np.asarray(value, dtype=np.float32)
+        array = as_batch(np.asarray(value, dtype=np.float32), layer)
         if array.ndim == 0 or not _example_shape_matches(layer, array.shape[1:]):
             raise ValueError(
                 f"Input {layer.name!r}: expected data of shape "
@@ -200,6 +225,12 @@ def run_function_in_batches(func: Callable, input_data_list, learning_phase=None
     """
     del learning_phase
     input_data_list = [np.asarray(a) for a in input_data_list]
+    stand_in = stand_in_for_empty(input_data_list)
+    if stand_in is not None:   # zero examples: empty results shaped like func's
+        out = func(stand_in)
+        pieces = out if multimodal_output else [out]
+        empty = [np.asarray(p)[:0] for p in pieces]
+        return empty if multimodal_output else empty[0]
     total = len(input_data_list[0])
     progress = ProgressReporter(total, progress_update)
     pieces = []
@@ -208,8 +239,6 @@ def run_function_in_batches(func: Callable, input_data_list, learning_phase=None
         pieces.append(out if multimodal_output else [out])
         progress.update(batch.stop - batch.start)
     progress.close()
-    if not pieces:
-        raise ValueError("run_function_in_batches: input_data_list holds no examples.")
     merged = [np.concatenate([np.asarray(p[i]) for p in pieces], axis=0)
               for i in range(len(pieces[0]))]
     return merged if multimodal_output else merged[0]
@@ -221,24 +250,41 @@ def connect_list_of_layers(deeplift_layers: Sequence[Layer]) -> None:
         layer.set_inputs(previous)
 
 
+def _one_input_as_list(value, inputs: Sequence[SymbolicVar]) -> list:
+    """The argument of a one-input compiled function as a one-element list.
+
+    Accepts, as the original did, a bare array or a list of per-example
+    arrays as well as a one-element list: a list of length 1 wraps the array
+    when its element has the input's rank (batch axis included), and is one
+    example otherwise.
+    """
+    rank = len(inputs[0].layer.get_batch_shape())
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1 and np.ndim(value[0]) == rank:
+            return list(value)
+        return [np.asarray(value, dtype=np.float32)]
+    return [value]
+
+
 def compile_func(inputs: Sequence[SymbolicVar], outputs):
     """Compiles symbolic quantities into a callable, as in the original API.
 
     Args:
         inputs: activation (and, for anything beyond a forward pass,
             reference) vars of ``Input`` layers, in the order the callable
-            will receive arrays.
+            will receive arrays (a single var may be passed bare).
         outputs: one ``SymbolicVar`` or a list of them.
 
     Returns:
-        ``f(list_of_arrays)`` returning one array or a list. Targets are the
-        layers downstream of the outputs on which ``set_scoring_mode`` was
-        called; their ``set_active``/``update_task_index`` state is read at
+        ``f(list_of_arrays)`` returning one array or a list; with one input
+        var, ``f`` also takes the array bare (or as a list of per-example
+        arrays). Targets are the layers (activation layers included)
+        downstream of the outputs on which ``set_scoring_mode`` was called; their ``set_active``/``update_task_index`` state is read at
         call time, so changing it after compiling is honoured.
     """
     single = isinstance(outputs, SymbolicVar)
     outputs = [outputs] if single else list(outputs)
-    inputs = list(inputs)
+    inputs = [inputs] if isinstance(inputs, SymbolicVar) else list(inputs)
     for var in inputs:
         if not (isinstance(var, SymbolicVar) and isinstance(var.layer, Input)
                 and var.kind in ("activation", "reference")):
@@ -260,10 +306,10 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
         )
     targets = [l for l in graph.descendants([v.layer for v in outputs])
                if l._scoring_mode is not None]
-    fn = build_graph_function(input_layers, outputs, targets)
+    fn = build_graph_function(input_layers, outputs, targets, allow_activation_targets=True)
 
     def call(arrays):
-        arrays = list(arrays)
+        arrays = _one_input_as_list(arrays, inputs) if len(inputs) == 1 else list(arrays)
         if len(arrays) != len(inputs):
             raise ValueError(
                 f"The compiled function takes {len(inputs)} input array(s) "
@@ -271,9 +317,12 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
             )
         fed = {}
         for var, array in zip(inputs, arrays):
-            array = np.asarray(array, dtype=np.float32)
+            array = as_batch(np.asarray(array, dtype=np.float32), var.layer)
             _check_finite(array, f"Input {var.layer.name!r} ({var.kind})")
             fed[(id(var.layer), var.kind)] = array
+        stand_in = stand_in_for_empty(list(fed.values()))
+        if stand_in is not None:     # zero examples: run one zero example, return [:0]
+            fed = dict(zip(fed, stand_in))
         acts, refs = [], []
         for layer in input_layers:
             act = fed.get((id(layer), "activation"))
@@ -282,15 +331,14 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
                 act = np.broadcast_to(ref, ref.shape)
             acts.append(act)
             refs.append(ref if ref is not None else np.zeros((1,) + act.shape[1:], np.float32))
-        for target in targets:
-            if target._active:
-                validate_tasks(target._task_index, target)
-        tasks = np.array([[t._task_index if t._active else 0] for t in targets],
-                         np.int32).reshape(len(targets), 1)
-        active = np.array([1.0 if t._active else 0.0 for t in targets], np.float32)
-        results = fn(*acts, *refs, tasks, active)
+        # An inactive target seeds zeros (one broadcast element).
+        seeds = [resolve_targets(t, 1, task_idx=t._task_index).seed if t._active
+                 else np.zeros((1,) * (1 + len(t.get_shape())), np.float32) for t in targets]
+        results = fn(*acts, *refs, *seeds)
         results = [r.numpy()[0] if v.needs_backward else r.numpy()
                    for r, v in zip(results, outputs)]
+        if stand_in is not None:
+            results = [r[:0] for r in results]
         return results[0] if single else results
 
     return call

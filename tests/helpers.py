@@ -247,9 +247,30 @@ def op_globalmax(in_shape):
     return {"kind": "globalmax", "in_shape": tuple(in_shape)}
 
 
-def _nudge(t):
-    tiny = np.abs(t) < 0.5 * NEAR_ZERO
-    return t + np.where(tiny, np.where(t >= 0, NEAR_ZERO, -NEAR_ZERO), 0.0)
+
+def reveal_cancel_slopes(f, r, p, q):
+    """RevealCancel's ``(dy+ / p', dy- / n')`` with ``p' = nudge(p)``,
+    ``n' = nudge(q)`` put in *before* ``f`` is evaluated (SEMANTICS.md).
+
+    The evaluation points are formed in float32 in the original's order
+    (``(r + n') + p'`` for dy+, ``(r + p') + n'`` for dy-), because whether
+    ``r + 1e-7`` rounds up or down in float32 decides the secant; ``f`` and
+    the differences are then float64.
+    """
+    r, p, q = (np.asarray(v, np.float32) for v in (r, p, q))
+    pn, nn = _nudge32(p), _nudge32(q)
+    f_ref, f_pos, f_neg, f_np, f_pn = (
+        f(np.asarray(a, np.float32).astype(np.float64))
+        for a in (r, r + pn, r + nn, (r + nn) + pn, (r + pn) + nn))
+    dy_pos = 0.5 * ((f_pos - f_ref) + (f_np - f_neg))
+    dy_neg = 0.5 * ((f_neg - f_ref) + (f_pn - f_pos))
+    return dy_pos / pn.astype(np.float64), dy_neg / nn.astype(np.float64)
+
+
+def _nudge32(t):
+    step = np.float32(NEAR_ZERO)
+    tiny = np.abs(t) < np.float32(0.5 * NEAR_ZERO)
+    return (t + np.where(tiny, np.where(t >= 0, step, -step), np.float32(0))).astype(np.float32)
 
 
 def _rescale(dx, dy, slope_at_ref):
@@ -348,7 +369,8 @@ def np_deeplift(ops, x, x0, task):
             if mode == M.Rescale:
                 mp, mn = s * mp, s * mn
             elif mode == M.RevealCancel:
-                mp, mn = mp * lout["pos"] / _nudge(lin["pos"]), mn * lout["neg"] / _nudge(lin["neg"])
+                slope_pos, slope_neg = reveal_cancel_slopes(f, r, lin["pos"], lin["neg"])
+                mp, mn = mp * slope_pos, mn * slope_neg
             elif mode == M.Gradient:
                 mp, mn = vjp(a, mp), vjp(a, mn)
             elif mode == M.GuidedBackprop:

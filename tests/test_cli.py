@@ -93,3 +93,147 @@ def test_score_with_shuffled_references_matches_the_library_functions(saved_mode
         np.testing.assert_allclose(cli_contribs, contribs[task], atol=1e-6)
         np.testing.assert_allclose(cli_hyp, hyp[task], atol=1e-6)
         np.testing.assert_allclose(cli_contribs.sum(-1), (cli_hyp * one_hot).sum(-1), atol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# functional, multi-input, two-headed (BPNet-style) models
+# ---------------------------------------------------------------------------
+
+BP_LEN = 24
+
+
+@pytest.fixture(scope="module")
+def bpnet(tmp_path_factory):
+    """seq (24, 4) -> Conv1D(relu) ─┬ concat with bias (24, 1) -> Conv1D "profile"
+    (24, 2) logits; └ GlobalAvgPool -> Dense(1, softplus) "counts"."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    seq = keras.Input((BP_LEN, 4), name="seq")
+    bias = keras.Input((BP_LEN, 1), name="bias")
+    body = keras.layers.Conv1D(6, 5, padding="same", activation="relu", name="body")(seq)
+    profile = keras.layers.Conv1D(2, 3, padding="same", name="profile")(
+        keras.layers.Concatenate(name="cat")([body, bias]))
+    counts = keras.layers.Dense(1, activation="softplus", name="counts")(
+        keras.layers.GlobalAveragePooling1D(name="pool")(body))
+    model = keras.Model([seq, bias], [profile, counts])
+    path = tmp_path_factory.mktemp("bpnet") / "bpnet.keras"
+    model.save(path)
+    return model, path
+
+
+def _bp_data(tmp_path, rng, num=5):
+    one_hot = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(num, BP_LEN))]
+    bias = rng.normal(size=(num, BP_LEN, 1)).astype(np.float32)
+    np.save(tmp_path / "seqs.npy", one_hot)
+    np.save(tmp_path / "bias.npy", bias)
+    return one_hot, bias
+
+
+def test_convert_lists_the_outputs_and_their_targets(bpnet, capsys):
+    assert main(["convert", str(bpnet[1])]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    profile = next(line for line in lines if line.split()[:1] == ["profile"])
+    counts = next(line for line in lines if line.split()[:1] == ["counts"])
+    assert "(None, 24, 2)" in profile and "target profile_0" in profile
+    assert "(None, 1)" in counts and "target preact_counts_0" in counts
+    assert any(line.split()[:1] == ["bias"] and "(None, 24, 1)" in line for line in lines)
+
+
+def test_score_profile_and_task_of_a_two_headed_model(bpnet, tmp_path, rng):
+    """The profile target's contributions sum to sum_i w_i (l_i(x) - l_i(x0))
+    with w = softmax(l(x)) - 1/L over positions (from Keras predictions), an
+    N-d task's to l[3, 1](x) - l[3, 1](x0); the bias input is held fixed."""
+    model, path = bpnet
+    one_hot, bias = _bp_data(tmp_path, rng)
+    out = tmp_path / "out"
+    assert main(["score", str(path), "--sequences", str(tmp_path / "seqs.npy"),
+                 "--input", f"bias={tmp_path / 'bias.npy'}", "--output", "profile",
+                 "--target", "profile", "--task", "3,1", "--reference", "zeros",
+                 "--mode", "Rescale", "--batch-size", "2", "--out", str(out)]) == 0
+    logits = np.asarray(model([one_hot, bias])[0])
+    logits_ref = np.asarray(model([np.zeros_like(one_hot), bias])[0])
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = ((probs - 1.0 / BP_LEN) * (logits - logits_ref)).sum(axis=(1, 2))
+    contribs = np.load(out / "profile_profile_contribs.npy")
+    np.testing.assert_allclose(contribs.sum(axis=(1, 2)), expected, rtol=1e-4, atol=1e-5)
+    task = np.load(out / "profile_task3_1_contribs.npy")
+    np.testing.assert_allclose(task.sum(axis=(1, 2)), logits[:, 3, 1] - logits_ref[:, 3, 1],
+                               rtol=1e-4, atol=1e-5)
+    for label in ("profile_profile", "profile_task3_1"):
+        hyp = np.load(out / f"{label}_hypothetical_contribs.npy")
+        np.testing.assert_allclose((hyp * one_hot).sum(-1),
+                                   np.load(out / f"{label}_contribs.npy").sum(-1), atol=1e-5)
+        assert (out / f"{label}_ohe.npz").exists() and (out / f"{label}_shap.npz").exists()
+
+
+def test_score_counts_head_with_shuffled_references_and_zero_other_inputs(bpnet, tmp_path,
+                                                                          rng):
+    """The counts head's pre-activation: with the seed's dinucleotide
+    shuffles as references and zeros for the bias input, the contributions
+    sum to the mean over references of (counts logit(x) - counts logit(ref))."""
+    import keras
+
+    from deeplift.dinuc_shuffle import dinuc_shuffle
+
+    model, path = bpnet
+    one_hot, _ = _bp_data(tmp_path, rng)
+    out = tmp_path / "out"
+    assert main(["score", str(path), "--sequences", str(tmp_path / "seqs.npy"), "--output",
+                 "counts", "--task", "0", "--reference", "shuffle:3", "--seed", "5",
+                 "--mode", "Rescale", "--batch-size", "7", "--out", str(out)]) == 0
+    contribs = np.load(out / "counts_task0_contribs.npy")
+    shuffle_rng = np.random.RandomState(5)   # one draw per reference, as 0.6.13 drew them
+    refs = np.stack([[dinuc_shuffle(s, rng=shuffle_rng) for _ in range(3)] for s in one_hot])
+    pooled = keras.Model(model.inputs, model.get_layer("pool").output)
+    kernel, bias_w = model.get_layer("counts").get_weights()
+
+    def logit(x):
+        return (np.asarray(pooled([x, np.zeros(x.shape[:2] + (1,), np.float32)])) @ kernel
+                + bias_w)[:, 0]
+
+    expected = np.mean([logit(one_hot) - logit(refs[:, k]) for k in range(3)], axis=0)
+    np.testing.assert_allclose(contribs.sum(axis=(1, 2)), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--task", "0"], ["2 outputs", "profile", "counts", "--output"]),
+    (["--output", "nope", "--task", "0"], ["nope", "profile", "counts"]),
+    (["--output", "profile", "--task", "24,0"], ["(24, 0)", "0 to 23"]),
+    (["--output", "profile"], ["--task", "--target profile"]),
+    (["--output", "counts", "--target", "profile"], ["position axis", "preact_counts_0"]),
+    (["--output", "counts", "--task", "0", "--input", "seq=x.npy"], ["--input", "bias"]),
+])
+def test_score_errors_on_a_two_headed_model(bpnet, tmp_path, rng, capsys, extra, words):
+    _bp_data(tmp_path, rng, num=2)
+    assert main(["score", str(bpnet[1]), "--sequences", str(tmp_path / "seqs.npy"),
+                 "--reference", "zeros", "--out", str(tmp_path / "out")] + extra) == 2
+    err = capsys.readouterr().err
+    for word in words:
+        assert word in err
+
+
+def test_select_target_scores_shards_like_one_run_with_one_trace(bpnet, tmp_path, rng):
+    """What a shard worker does: select the target once from the command's
+    arguments, then score pieces of the sequences; the pieces equal one run
+    over all of them, and the compiled function is traced once."""
+    import argparse
+
+    from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files
+    from deeplift.score_targets import add_target_arguments, select_target
+
+    parser = argparse.ArgumentParser()
+    add_target_arguments(parser)
+    args = parser.parse_args(["--output", "profile", "--target", "profile", "--task", "3,1"])
+    target = select_target(convert_model_from_saved_files(str(bpnet[1]),
+                                                          nonlinear_mxts_mode="Rescale"), args)
+    assert target.labels == ["profile_task3_1", "profile_profile"]
+    one_hot, bias = _bp_data(tmp_path, rng, num=4)
+    whole = target.score(one_hot, batch_size=3, other_inputs={"bias_0": bias})
+    for rows in (slice(0, 1), slice(1, 4)):
+        piece = target.score(one_hot[rows], batch_size=3, other_inputs={"bias_0": bias[rows]})
+        for (contribs, hyp), (all_contribs, all_hyp) in zip(piece, whole):
+            np.testing.assert_allclose(contribs, all_contribs[rows], atol=1e-6)
+            np.testing.assert_allclose(hyp, all_hyp[rows], atol=1e-6)
+    assert target._compiled("both")._fn.experimental_get_tracing_count() == 1

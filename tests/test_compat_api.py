@@ -185,9 +185,8 @@ def test_low_level_errors():
     with pytest.raises(RuntimeError) as err:
         target.update_task_index(0)
     assert "set_scoring_mode" in str(err.value)
-    with pytest.raises(ValueError) as err:
-        layers[2].set_scoring_mode("OneAndZeros")
-    assert "before" in str(err.value)
+    # (An activation layer may be a low-level target, as in the original:
+    # see test_activation_layer_as_low_level_target.)
     target.set_scoring_mode("OneAndZeros")
     fn = deeplift.util.compile_func([inp.get_activation_vars(), inp.get_reference_vars()],
                                     inp.get_mxts())
@@ -266,3 +265,191 @@ def test_graph_model_old_method_names_and_keywords():
     np.testing.assert_allclose(predict([np.zeros((1, 2))], 10), [[0.5]])
     with pytest.raises(ValueError):
         GraphModel({"a": a, "d": d}, input_layer_names=["d"])
+
+
+# ---------------------------------------------------------------------------
+# issue 10: names and conveniences of 0.6.13
+# ---------------------------------------------------------------------------
+
+MODE_ENUMS = [modes.NonlinearMxtsMode, modes.DenseMxtsMode, modes.ConvMxtsMode,
+              modes.MaxPoolDeepLiftMode, modes.ScoringMode, modes.PaddingMode,
+              modes.DataFormat, modes.PoolMode, modes.ActivationNames]
+
+
+@pytest.mark.parametrize("enum", MODE_ENUMS, ids=lambda e: e.__name__)
+def test_every_mode_enum_has_vals(enum):
+    """``vals`` lists every value (the original's util.enum attribute), and
+    each entry compares equal to its plain string."""
+    assert enum.vals == [member.value for member in enum]
+    assert all(isinstance(v, str) and v == member.value for v, member in zip(enum.vals, enum))
+    assert "vals" not in enum.__members__
+
+
+def test_vals_hold_the_original_strings():
+    assert set(L.NonlinearMxtsMode.vals) == {
+        "Gradient", "Rescale", "DeconvNet", "GuidedBackprop", "GuidedBackpropRescale",
+        "RevealCancel", "PassThrough", "DeepLIFT_GenomicsDefault"}
+    assert L.PaddingMode.vals == ["SAME", "VALID"]
+    from deeplift.layers.convolutional import PaddingMode, PoolMode
+    assert PoolMode.vals == ["max", "avg"] and PoolMode.max == "max" and PoolMode.avg == "avg"
+    assert PaddingMode is L.PaddingMode
+
+
+# Public names of the original 0.6 modules (read off its source) that old
+# scripts import; each must exist here.
+ORIGINAL_NAMES = {
+    "deeplift.layers": ["Input", "Dense", "Flatten", "NoOp", "Concat", "Conv1D", "Conv2D",
+                        "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D",
+                        "BatchNormalization", "Activation", "ReLU", "PReLU", "Sigmoid",
+                        "Softmax", "ScoringMode", "NonlinearMxtsMode", "DenseMxtsMode",
+                        "ConvMxtsMode", "MaxPoolDeepLiftMode", "PaddingMode", "PoolMode",
+                        "DataFormat", "ActivationNames", "Blob", "Node", "Conv"],
+    "deeplift.layers.core": ["ScoringMode", "NonlinearMxtsMode", "DenseMxtsMode",
+                             "ConvMxtsMode", "ActivationNames", "MaxPoolDeepLiftMode", "Blob",
+                             "Node", "Input", "NoOp", "Dense", "Concat", "Flatten"],
+    "deeplift.layers.convolutional": ["PoolMode", "PaddingMode", "DataFormat", "Conv",
+                                      "Conv1D", "Conv2D"],
+    "deeplift.layers.pooling": ["MaxPool1D", "AvgPool1D", "MaxPool2D", "AvgPool2D"],
+    "deeplift.layers.activations": ["Activation", "PReLU", "ReLU", "Sigmoid", "Softmax"],
+    "deeplift.layers.normalization": ["BatchNormalization"],
+    "deeplift.util": ["NEAR_ZERO_THRESHOLD", "compile_func", "enum", "is_type",
+                      "assert_is_type", "assert_is_not_type", "run_function_in_batches",
+                      "connect_list_of_layers", "get_integrated_gradients_function",
+                      "get_hypothetical_contribs_func_onehot", "get_shuffle_seq_ref_function",
+                      "mean_normalise_weights_for_sequence_convolution"],
+    "deeplift.models": ["Model", "SequentialModel", "GraphModel"],
+    "deeplift.conversion.kerasapi_conversion": [
+        "convert_model_from_saved_files", "convert_sequential_model",
+        "convert_functional_model", "layer_name_to_conversion_function", "ActivationTypes",
+        "default_maxpool_deeplift_mode", "activation_conversion", "relu_conversion",
+        "prelu_conversion", "softmax_conversion", "dense_conversion", "conv1d_conversion",
+        "conv2d_conversion", "maxpool1d_conversion", "maxpool2d_conversion",
+        "avgpool1d_conversion", "avgpool2d_conversion", "batchnorm_conversion",
+        "flatten_conversion", "dropout_conversion"],
+    "deeplift.dinuc_shuffle": ["dinuc_shuffle", "string_to_char_array", "char_array_to_string",
+                               "one_hot_to_tokens", "tokens_to_one_hot"],
+    "deeplift.visualization.viz_sequence": ["plot_a", "plot_c", "plot_g", "plot_t",
+                                            "plot_weights_given_ax", "plot_weights",
+                                            "default_colors", "default_plot_funcs"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(ORIGINAL_NAMES))
+def test_original_public_names_exist(module):
+    import importlib
+
+    imported = importlib.import_module(module)
+    missing = [name for name in ORIGINAL_NAMES[module] if not hasattr(imported, name)]
+    assert missing == []
+
+
+def test_original_helper_names_behave():
+    from deeplift import dinuc_shuffle as ds
+    from deeplift.conversion import kerasapi_conversion as kc
+    from deeplift.visualization import viz_sequence
+
+    codes = ds.string_to_char_array("ACGT")
+    assert codes.tolist() == [65, 67, 71, 84] and ds.char_array_to_string(codes) == "ACGT"
+    one_hot = np.array([[0, 1, 0], [0, 0, 0], [1, 0, 0]], np.float32)
+    assert ds.one_hot_to_tokens(one_hot).tolist() == [1, 3, 0]
+    np.testing.assert_array_equal(ds.tokens_to_one_hot(np.array([1, 3, 0]), 3), one_hot)
+    colors = deeplift.util.enum(red="r", blue="b")
+    assert colors.red == "r" and colors.vals == ["r", "b"] and colors.the_dict == {"red": "r", "blue": "b"}
+    assert deeplift.util.NEAR_ZERO_THRESHOLD == 1e-7
+    assert deeplift.util.is_type(L.ReLU(), L.Activation) and not deeplift.util.is_type(L.ReLU(), L.Dense)
+    assert isinstance(L.Dense(kernel=[[1.0]], bias=[0.0]), L.Blob)
+    assert isinstance(L.Conv1D(kernel=np.ones((2, 1, 1)), bias=[0.0]), L.Conv)
+    assert kc.layer_name_to_conversion_function("dense") is kc.dense_conversion
+    assert kc.default_maxpool_deeplift_mode == "gradient" and "relu" in kc.ActivationTypes.vals
+    with pytest.raises(ValueError, match="'Frobnicate'"):
+        kc.layer_name_to_conversion_function("Frobnicate")
+    assert viz_sequence.default_colors[0] == "green" and viz_sequence.default_plot_funcs[3] is viz_sequence.plot_t
+
+
+def test_compile_func_one_input_accepts_a_bare_array_or_list_of_examples():
+    """Forward pass of _two_task_net on x = (1, 1) and (0, -2): by hand,
+    Dense h = x W + b = (3, 1), (-4, -1); ReLU: (3, 1), (0, 0); Dense V:
+    (3 - 1, 6 + 3) = (2, 9), (0, 0)."""
+    layers = _two_task_net()
+    expected = [[2.0, 9.0], [0.0, 0.0]]
+    fn = deeplift.util.compile_func(layers[0].get_activation_vars(), layers[-1].get_activation_vars())
+    x = np.array([[1.0, 1.0], [0.0, -2.0]])
+    np.testing.assert_allclose(fn(x), expected)                        # bare array
+    np.testing.assert_allclose(fn([[1.0, 1.0], [0.0, -2.0]]), expected)  # list of examples
+    np.testing.assert_allclose(fn([np.array([1.0, 1.0]), np.array([0.0, -2.0])]), expected)
+    np.testing.assert_allclose(fn([x]), expected)                      # one-element list
+    np.testing.assert_allclose(fn([[1.0, 1.0]]), expected[:1])          # one example
+
+
+def test_activation_layer_as_low_level_target():
+    """set_scoring_mode/set_active/update_task_index on a ReLU, as 0.6 tests
+    did. Input(4) -> Dense(W = (w, -w), b = (-1, 1)), w = (1, 2, 3, 4) ->
+    ReLU(Rescale) target; x = (1,1,1,1) and (2,2,2,2), x0 = 0.
+    By hand: h = (9, -9), (19, -19), h0 = (-1, 1); y = (9, 0), (19, 0),
+    y0 = (0, 1): rescale factors 9/10, -1/-10 and 19/20, -1/-20, so the
+    input multipliers are 0.9 w, 0.95 w (task 0) and 0.1 (-w), 0.05 (-w)."""
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    inp = L.Input(batch_shape=(None, 4))
+    dense = L.Dense(kernel=np.stack([w, -w], axis=1), bias=[-1.0, 1.0])(inp)
+    relu = L.ReLU(nonlinear_mxts_mode=modes.NonlinearMxtsMode.Rescale)(dense)
+    relu.build_fwd_pass_vars()
+    relu.set_scoring_mode(L.ScoringMode.OneAndZeros)
+    relu.set_active()
+    fn = deeplift.util.compile_func([inp.get_activation_vars(), inp.get_reference_vars()],
+                                    inp.get_mxts())
+    x = np.array([[1.0] * 4, [2.0] * 4])
+    relu.update_task_index(0)
+    np.testing.assert_allclose(fn([x, np.zeros_like(x)]), [0.9 * w, 0.95 * w], rtol=1e-6)
+    relu.update_task_index(1)
+    np.testing.assert_allclose(fn([x, np.zeros_like(x)]), [0.1 * -w, 0.05 * -w], rtol=1e-6)
+    relu.set_inactive()
+    np.testing.assert_array_equal(fn([x, np.zeros_like(x)]), 0.0)
+    # The model-level functions keep refusing an activation target.
+    model = SequentialModel([inp, dense, relu])
+    with pytest.raises(ValueError, match="activation layer"):
+        model.get_target_contribs_func(find_scores_layer_idx=0, target_layer_idx=-1)
+
+
+def test_get_pos_and_neg_contribs_compile():
+    """_two_task_net, x = (1, -1), x0 = 0: dx+ = (1, 0), dx- = (0, -1).
+    Dense W = [[1, -1], [2, 1]] by hand: unit 0 (w = (1, 2)): pos = 1*1 = 1,
+    neg = 2*(-1) = -2; unit 1 (w = (-1, 1)): pos = 0, neg = -1*1 + 1*(-1)
+    = -2. ReLU (Rescale): h = x W + b = (-1, -1), h0 = b = (0, 1),
+    y - y0 = (0, -1), s = (0/-1, -1/-2) = (0, 1/2): parts (1, -2) * 0 and
+    (0, -2) / 2."""
+    layers = _two_task_net()
+    inp, dense, relu = layers[:3]
+    outputs = [*inp.get_pos_and_neg_contribs(), *dense.get_pos_and_neg_contribs(),
+               *relu.get_pos_and_neg_contribs()]
+    fn = deeplift.util.compile_func([inp.get_activation_vars(), inp.get_reference_vars()], outputs)
+    got = fn([np.array([[1.0, -1.0]]), np.zeros((1, 2))])
+    expected = [[[1, 0]], [[0, -1]], [[1, 0]], [[-2, -2]], [[0, 0]], [[0, -1]]]
+    for value, want in zip(got, expected):
+        np.testing.assert_allclose(value, want, atol=1e-6)
+    assert len(inp.get_pos_and_neg_contribs()) == 2
+
+
+def test_genomics_default_reports_the_resolved_rule():
+    gd = modes.NonlinearMxtsMode.DeepLIFT_GenomicsDefault
+    inp = L.Input(batch_shape=(None, 4))
+    dense = L.Dense(kernel=np.ones((4, 2)), bias=[0.0, 0.0])(inp)
+    relu = L.ReLU(nonlinear_mxts_mode=gd)(L.NoOp()(dense))
+    assert relu.nonlinear_mxts_mode == gd
+    relu.build_fwd_pass_vars()
+    assert relu.nonlinear_mxts_mode == modes.NonlinearMxtsMode.RevealCancel
+    assert relu.requested_nonlinear_mxts_mode == gd
+
+    seq = L.Input(batch_shape=(None, 5, 4))
+    conv = L.Conv1D(kernel=np.ones((2, 4, 3)), bias=np.zeros(3))(seq)
+    bn = L.BatchNormalization(gamma=np.ones(3), beta=np.zeros(3), axis=-1, mean=np.zeros(3),
+                              var=np.ones(3), epsilon=1e-3)(conv)
+    conv_relu = L.ReLU(nonlinear_mxts_mode=gd)(bn)
+    conv_relu.build_fwd_pass_vars()
+    assert conv_relu.nonlinear_mxts_mode == modes.NonlinearMxtsMode.Rescale
+
+    lone = L.ReLU(nonlinear_mxts_mode=gd)(L.Input(batch_shape=(None, 4)))
+    for kind in (RuntimeError, ValueError):
+        with pytest.raises(kind, match="DeepLIFT_GenomicsDefault"):
+            lone.build_fwd_pass_vars()
+    from deeplift.rules import ModeResolutionError
+    assert issubclass(ModeResolutionError, RuntimeError) and issubclass(ModeResolutionError, ValueError)

@@ -1,12 +1,17 @@
-"""Tests for deeplift.dinuc_shuffle: invariants checked against independent counters,
-and uniformity checked against a brute-force enumeration of all arrangements."""
+"""Tests for deeplift.dinuc_shuffle: invariants of both samplers checked against
+independent counters, the original (0.6.13) sampler's draws followed by hand, and
+the uniform sampler checked against a brute-force enumeration of all arrangements."""
 import warnings
 from collections import Counter
+
+import functools
 
 import numpy as np
 import pytest
 
-from deeplift.dinuc_shuffle import SingleArrangementWarning, dinuc_shuffle
+from deeplift.dinuc_shuffle import SHUFFLE_METHODS, SingleArrangementWarning, dinuc_shuffle
+
+dinuc_shuffle_function = dinuc_shuffle
 
 ALPHABETS = ["ACGT", "AC", "ACGTN", "abcdefgh", "αβγ"]
 
@@ -50,14 +55,15 @@ def random_string(rng, length, alphabet):
     return "".join(rng.choice(list(alphabet), size=length, p=probs))
 
 
-def test_strings_keep_pair_counts_and_ends():
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+def test_strings_keep_pair_counts_and_ends(method):
     rng = np.random.default_rng(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingleArrangementWarning)
         for trial in range(240):
             alphabet = ALPHABETS[trial % len(ALPHABETS)]
             seq = random_string(rng, int(rng.integers(1, 300)), alphabet)
-            shuffles = dinuc_shuffle(seq, num_shufs=3, rng=rng)
+            shuffles = dinuc_shuffle(seq, num_shufs=3, rng=rng, method=method)
             assert isinstance(shuffles, list) and len(shuffles) == 3
             for shuffled in shuffles:
                 assert isinstance(shuffled, str)
@@ -66,7 +72,8 @@ def test_strings_keep_pair_counts_and_ends():
                 assert pair_counts(shuffled) == pair_counts(seq)
 
 
-def test_one_hot_keeps_pair_counts_ends_and_zero_rows():
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+def test_one_hot_keeps_pair_counts_ends_and_zero_rows(method):
     rng = np.random.default_rng(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingleArrangementWarning)
@@ -78,7 +85,7 @@ def test_one_hot_keeps_pair_counts_ends_and_zero_rows():
             one_hot = np.zeros((length, alphabet_size), dtype=np.float32)
             real = symbols < alphabet_size
             one_hot[np.flatnonzero(real), symbols[real]] = 1.0
-            shuffles = dinuc_shuffle(one_hot, num_shufs=2, rng=rng)
+            shuffles = dinuc_shuffle(one_hot, num_shufs=2, rng=rng, method=method)
             assert shuffles.shape == (2, length, alphabet_size)
             assert shuffles.dtype == np.float32
             for shuffled in shuffles:
@@ -98,8 +105,10 @@ def test_single_shuffle_has_no_leading_axis():
     assert shuffled.shape == one_hot.shape and shuffled.dtype == np.int8
 
 
-def test_seeds_reproduce_and_differ():
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+def test_seeds_reproduce_and_differ(method):
     seq = random_string(np.random.default_rng(2), 200, "ACGT")
+    dinuc_shuffle = functools.partial(dinuc_shuffle_function, method=method)
     assert dinuc_shuffle(seq, 5, rng=7) == dinuc_shuffle(seq, 5, rng=7)
     assert dinuc_shuffle(seq, 5, rng=np.random.default_rng(7)) == dinuc_shuffle(seq, 5, rng=np.random.default_rng(7))
     assert dinuc_shuffle(seq, 5, rng=np.random.RandomState(3)) == dinuc_shuffle(seq, 5, rng=np.random.RandomState(3))
@@ -109,18 +118,20 @@ def test_seeds_reproduce_and_differ():
     assert dinuc_shuffle(seq, 5, rng=generator) != dinuc_shuffle(seq, 5, rng=generator)
 
 
-def test_shuffles_vary():
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+def test_shuffles_vary(method):
     seq = random_string(np.random.default_rng(3), 50, "ACGT")
-    shuffles = dinuc_shuffle(seq, num_shufs=200, rng=0)
+    shuffles = dinuc_shuffle(seq, num_shufs=200, rng=0, method=method)
     assert len(set(shuffles)) > 150
 
 
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
 @pytest.mark.parametrize("seq", ["ACACAC", "ACACACAC", "AAAA", "AC", "A", "", "GGGGGGT"])
-def test_single_arrangement_warns_and_returns_input(seq):
+def test_single_arrangement_warns_and_returns_input(seq, method):
     if seq:
         assert all_arrangements(seq) == [seq]
     with pytest.warns(SingleArrangementWarning):
-        assert dinuc_shuffle(seq, num_shufs=3, rng=0) == [seq] * 3
+        assert dinuc_shuffle(seq, num_shufs=3, rng=0, method=method) == [seq] * 3
 
 
 def test_no_warning_for_random_sequence():
@@ -149,7 +160,8 @@ def test_warning_fires_exactly_when_brute_force_finds_one_arrangement():
 def test_every_arrangement_equally_likely(seq):
     arrangements = all_arrangements(seq)
     draws_per_arrangement = 120
-    shuffles = dinuc_shuffle(seq, num_shufs=draws_per_arrangement * len(arrangements), rng=11)
+    shuffles = dinuc_shuffle(seq, num_shufs=draws_per_arrangement * len(arrangements), rng=11,
+                             method="uniform")
     observed = Counter(shuffles)
     assert set(observed) == set(arrangements)
     counts = np.array([observed[a] for a in arrangements], dtype=float)
@@ -179,3 +191,63 @@ def test_invalid_num_shufs_and_rng_raise():
         dinuc_shuffle("ACGTTGCA", num_shufs=0)
     with pytest.raises(TypeError, match="rng"):
         dinuc_shuffle("ACGTTGCA", rng="seed")
+    with pytest.raises(TypeError, match="rng"):
+        dinuc_shuffle("ACGTTGCA", rng="seed", method="uniform")
+    with pytest.raises(ValueError, match="method='markov'.*original.*uniform"):
+        dinuc_shuffle("ACGTTGCA", method="markov")
+
+
+def test_original_sampler_followed_by_hand():
+    """"ACAGATC": the successors of A are C, G, T (in sequence order); C, G
+    and T have one each (the final C has none). The original keeps each
+    symbol's last successor in place and, per shuffle and per symbol in
+    sorted order, permutes the others with rng.permutation(count - 1),
+    composing with the previous shuffle's order: here permutation(2) for A
+    and permutation(0) (no draw) for C, G, T. The walk from A then reads
+    A, A's 1st successor, A, A's 2nd successor, A, T, C."""
+    seed, num_shufs = 3, 8
+    draws = np.random.RandomState(seed)
+    order, expected = ["C", "G"], []
+    for _ in range(num_shufs):
+        order = [order[i] for i in draws.permutation(2)]
+        expected.append(f"A{order[0]}A{order[1]}ATC")
+    assert set(expected) == {"ACAGATC", "AGACATC"}
+    rng = np.random.RandomState(seed)
+    assert dinuc_shuffle("ACAGATC", num_shufs, rng=rng) == expected
+    assert rng.randint(1 << 30) == draws.randint(1 << 30)     # same draws consumed
+    assert dinuc_shuffle("ACAGATC", num_shufs, rng=seed) == expected   # int s = RandomState(s)
+
+
+def test_original_sampler_consumes_the_rng_as_0_6():
+    """Per shuffle, one rng.permutation(count - 1) per symbol in sorted order,
+    count = occurrences of the symbol before the last position; one-hot
+    input sorts all-zero rows (N) after the letters."""
+    seq = random_string(np.random.default_rng(6), 150, "ACGTN")
+    one_hot = np.array([[float(c == b) for b in "ACGT"] for c in seq], np.float32)
+    for data in (seq, one_hot):
+        rng, replay = np.random.RandomState(9), np.random.RandomState(9)
+        dinuc_shuffle(data, 4, rng=rng)
+        for _ in range(4):
+            for symbol in "ACGNT" if data is seq else "ACGTN":
+                replay.permutation(max(seq[:-1].count(symbol) - 1, 0))
+        assert rng.randint(1 << 30) == replay.randint(1 << 30)
+
+
+def test_original_sampler_keeps_last_successors():
+    """The successor of each symbol's last occurrence (before the end) is kept,
+    so those pairs and the final pair are the same in every shuffle."""
+    seq = random_string(np.random.default_rng(7), 120, "ACGT")
+
+    def last_successors(s):
+        return {a: b for a, b in zip(s[:-1], s[1:])}   # later pairs overwrite
+
+    for shuffled in dinuc_shuffle(seq, 20, rng=np.random.RandomState(1)):
+        assert last_successors(shuffled) == last_successors(seq)
+        assert pair_counts(shuffled) == pair_counts(seq)
+
+
+def test_default_is_the_original_sampler():
+    seq = random_string(np.random.default_rng(8), 80, "ACGT")
+    default = dinuc_shuffle(seq, 5, rng=np.random.RandomState(2))
+    assert default == dinuc_shuffle(seq, 5, rng=np.random.RandomState(2), method="original")
+    assert default != dinuc_shuffle(seq, 5, rng=2, method="uniform")

@@ -149,3 +149,37 @@ def test_shuffle_function_errors(sequences):
         shuffled(task_idx=0, input_data_sequences=sequences, num_refs_per_seq=0, batch_size=4)
     with pytest.raises(ValueError, match="num_intervals"):
         util.get_integrated_gradients_function(lambda **k: None, 0)
+
+
+def test_shuffled_references_are_0_6_draws_of_a_seeded_random_state(sequences):
+    """With seed=s, each sequence's references are dinuc_shuffle(seq, rng=R)
+    called once per reference, sequence by sequence, on one
+    R = RandomState(s): the calls 0.6.13 made, so its references reproduce."""
+    seen = []
+
+    def record(task_idx, input_data_list, input_references_list, batch_size, progress_update):
+        seen.append(np.array(input_references_list[0]))
+        return np.zeros_like(input_data_list[0])
+
+    util.get_shuffle_seq_ref_function(record, dinuc_shuffle)(
+        task_idx=0, input_data_sequences=sequences, num_refs_per_seq=3, batch_size=6, seed=4)
+    draws = np.random.RandomState(4)
+    expected = [dinuc_shuffle(seq, rng=draws) for seq in sequences for _ in range(3)]
+    np.testing.assert_array_equal(np.concatenate(seen), np.stack(expected))
+
+
+def test_zero_sequences_give_empty_scores(sequences):
+    model = build("RevealCancel")
+    contribs = model.get_target_contribs_func(0, -1)
+    mults = model.get_target_multipliers_func(0, -1)
+    empty = sequences[:0]
+    shuffled = util.get_shuffle_seq_ref_function(contribs, dinuc_shuffle)
+    assert shuffled(task_idx=0, input_data_sequences=empty, num_refs_per_seq=3,
+                    batch_size=4).shape == (0,) + sequences.shape[1:]
+    per_task = shuffled(task_idx=[0, 1], input_data_sequences=empty, num_refs_per_seq=3,
+                        batch_size=4)
+    assert [t.shape for t in per_task] == [(0,) + sequences.shape[1:]] * 2
+    hypothetical = util.get_hypothetical_contribs_func_onehot(mults)
+    assert hypothetical(1, [empty], [0.0], batch_size=4).shape == (0,) + sequences.shape[1:]
+    integrated = util.get_integrated_gradients_function(mults, 5)
+    assert integrated(0, [empty], [0.0], batch_size=4).shape == (0,) + sequences.shape[1:]

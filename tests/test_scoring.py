@@ -117,6 +117,11 @@ def test_reference_forms_agree(net):
                for k, v in forms.items()}
     _assert_same(results["one_example"], results["per_example"])
     _assert_same(results["leading_one"], results["per_example"])
+    # one input's reference per example, the other's shared (the two meet in
+    # a Concat, which needs one reference batch size)
+    mixed = net.contribs(0, net.xs, batch_size=7,
+                         input_references_list=[forms["per_example"][0], r_vec])
+    _assert_same(mixed, results["per_example"])
     # scalars broadcast to every entry
     _assert_same(net.contribs(0, net.xs, input_references_list=[0.5, -1.0]),
                  net.contribs(0, net.xs, input_references_list=[np.full((N, 6, 2), 0.5),
@@ -176,6 +181,12 @@ def test_compiled_function_is_traced_once_across_tasks_and_batch_sizes(net):
         func(task, net.xs, batch_size=batch_size, input_references_list=[0.0, 0.0])
         func(task, [x[:3] for x in net.xs], batch_size=batch_size,
              input_references_list=[r[:3] for r in net.refs])
+    # weighted targets (shared, per example, several) use the same trace
+    rng = np.random.default_rng(0)
+    for weights in (rng.normal(size=3), rng.normal(size=(N, 3)),
+                    [rng.normal(size=3), rng.normal(size=(N, 3))]):
+        func(target_weights=weights, input_data_list=net.xs, batch_size=7,
+             input_references_list=[0.0, 0.0])
     assert func._fn.experimental_get_tracing_count() == 1
     net.contribs([0, 1], net.xs, batch_size=7, input_references_list=[0.0, 0.0])
     assert net.contribs._fn.experimental_get_tracing_count() == 1
@@ -428,3 +439,63 @@ def test_one_sequence_against_many_references_matches_single_pairs(mode):
     assert func._shared_rows_fn is not None
     alone = func([0, 1, 2], [data], batch_size=1, input_references_list=[refs])
     _assert_same(together, alone, atol=1e-5)
+
+
+def test_output_layers_of_hand_built_and_converted_models(net):
+    import keras
+
+    from deeplift.conversion.kerasapi_conversion import convert_keras_model
+
+    layers = net.model.get_name_to_layer()
+    assert net.model.get_output_layers() == {"prob": layers["prob"]}  # the only sink
+    inp = keras.Input((3,), name="x")
+    hidden = keras.layers.Dense(4, activation="relu", name="h")(inp)
+    two = keras.Model(inp, [keras.layers.Dense(2, activation="sigmoid", name="a")(hidden),
+                            keras.layers.Dense(1, name="b")(hidden)])
+    outputs = convert_keras_model(two).get_output_layers()
+    assert {k: v.name for k, v in outputs.items()} == {"a": "a_0", "b": "b_0"}
+    seq = convert_keras_model(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")]))
+    assert {k: v.name for k, v in seq.get_output_layers().items()} == {"d": "0"}
+
+
+def test_zero_examples_give_empty_results_of_the_right_shape(net):
+    """Zero examples: every scoring, multiplier and prediction function
+    returns arrays shaped like its results on real examples, with 0 rows
+    (a list per task for a list of tasks), and an empty convergence delta."""
+    empty = [x[:0] for x in net.xs]
+    full_contribs = net.contribs(0, net.xs, input_references_list=net.refs)
+    for fn in (net.contribs, net.mults):
+        got = fn(0, empty, input_references_list=[r[:0] for r in net.refs])
+        assert [g.shape for g in got] == [(0,) + f.shape[1:] for f in full_contribs]
+        assert all(g.dtype == np.float32 for g in got)
+        per_task = fn([0, 2], empty, input_references_list=[0.0, 0.0])
+        assert len(per_task) == 2
+        assert all([g.shape for g in t] == [(0, 6, 2), (0, 3)] for t in per_task)
+    _, delta = net.contribs([1, 2], empty, input_references_list=[0.0, 0.0],
+                            return_convergence_delta=True)
+    assert delta.shape == (2, 0)
+    predict = net.model.get_prediction_function(["seq", "vec"], "prob")
+    assert predict(empty).shape == (0, 3)
+    assert predict([[], []]).shape == (0, 3)     # empty lists of examples
+    assert predict(net.xs).shape == (N, 3)
+
+
+def test_zero_examples_through_the_sequential_model_and_compile_func():
+    inp = L.Input(batch_shape=(None, 5, 4))
+    layers = [inp, L.Conv1D(kernel=np.ones((2, 4, 2)), bias=np.zeros(2)),
+              L.ReLU(nonlinear_mxts_mode=M.RevealCancel), L.MaxPool1D(pool_size=2),
+              L.Flatten(), L.Dense(kernel=np.ones((4, 3)), bias=np.zeros(3))]
+    model = SequentialModel(layers)
+    x = np.zeros((0, 5, 4), np.float32)
+    assert model.get_target_contribs_func(0, -1)(0, [x], input_references_list=[0.0]).shape == (0, 5, 4)
+    assert model.get_target_multipliers_func([0, 4], -1)(1, [x], input_references_list=[0.0])[1].shape == (0, 4)
+    assert model.get_prediction_function()([x]).shape == (0, 3)
+    layers[-1].set_scoring_mode("OneAndZeros")
+    layers[-1].set_active()
+    fn = deeplift.util.compile_func([inp.get_activation_vars(), inp.get_reference_vars()],
+                                    [inp.get_mxts(), layers[-1].get_activation_vars()])
+    mxts, out = fn([x, x])
+    assert mxts.shape == (0, 5, 4) and out.shape == (0, 3)
+    batched = deeplift.util.run_function_in_batches(
+        lambda arrays: fn(arrays)[1], [x, x], batch_size=4, progress_update=None)
+    assert batched.shape == (0, 3)

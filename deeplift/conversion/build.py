@@ -85,7 +85,7 @@ class _Builder:
             converted = self.convert_layer(layer, str(position), position)
             converted[0].set_inputs(chain[-1])
             chain.extend(converted)
-        return SequentialModel(chain)
+        return SequentialModel(chain, output_name=rest[-1].name if rest else None)
 
     def build_functional(self) -> GraphModel:
         name_to_layer: dict[str, dl.Layer] = {}
@@ -127,7 +127,13 @@ class _Builder:
         for layer, node in pending:
             build_node(layer, node)
         input_names = [f"{ref.layer}_0" for ref in self.spec.inputs]
-        return GraphModel(name_to_layer, input_names)
+        # Outputs keyed by Keras layer name (plus the node when a layer
+        # gives several outputs).
+        repeated = {ref.layer for ref in self.spec.outputs
+                    if sum(r.layer == ref.layer for r in self.spec.outputs) > 1}
+        outputs = {(f"{ref.layer}_{ref.node_index}" if ref.layer in repeated else ref.layer):
+                   produce(ref, "the model outputs").name for ref in self.spec.outputs}
+        return GraphModel(name_to_layer, input_names, outputs)
 
 
 def _single(inputs: list, layer: LayerSpec):

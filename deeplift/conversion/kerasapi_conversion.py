@@ -12,12 +12,18 @@ import os
 
 from deeplift.conversion.build import build_model
 from deeplift.conversion.errors import ConversionError
+from deeplift.conversion.layer_converters import (  # noqa: F401  (the original's names)
+    CONVERTERS, activation_conversion, batchnorm_conversion, dense_conversion,
+    flatten_conversion, prelu_conversion, relu_conversion, softmax_conversion,
+)
 from deeplift.conversion.readers import read_model_spec
+from deeplift.legacy import enum
 from deeplift.modes import ConvMxtsMode, DenseMxtsMode, MaxPoolDeepLiftMode, NonlinearMxtsMode
 
 __all__ = [
     "convert_model_from_saved_files", "convert_keras_model", "convert_sequential_model",
-    "convert_functional_model", "ConversionError",
+    "convert_functional_model", "ConversionError", "layer_name_to_conversion_function",
+    "ActivationTypes", "default_maxpool_deeplift_mode",
 ]
 
 
@@ -93,3 +99,34 @@ def convert_sequential_model(model, **kwargs):
 def convert_functional_model(model, **kwargs):
     """Converts a functional model (a live model or a saved file path)."""
     return convert_sequential_model(model, **kwargs)
+
+
+# ----- the original module's other public names, for old scripts ----------
+default_maxpool_deeplift_mode = MaxPoolDeepLiftMode.gradient
+ActivationTypes = enum(relu="relu", prelu="prelu", sigmoid="sigmoid", softmax="softmax",
+                       linear="linear")
+
+
+def layer_name_to_conversion_function(layer_name: str):
+    """The converter registered for a Keras layer class name, in any
+    capitalisation (``"dense"``, ``"Conv1D"``, ...); converters take
+    ``(config, name, verbose, **modes)`` and return a list of layers.
+
+    Raises:
+        ConversionError: no converter is registered for ``layer_name``.
+    """
+    by_lower_name = {name.lower(): fn for name, fn in CONVERTERS.items()}
+    try:
+        return by_lower_name[str(layer_name).lower()]
+    except KeyError:
+        raise ConversionError(
+            f"No converter is registered for Keras layer class {layer_name!r}; "
+            f"registered: {sorted(CONVERTERS)}.") from None
+
+
+# The original's per-layer converter names, where a converter exists.
+(conv1d_conversion, conv2d_conversion, maxpool1d_conversion, maxpool2d_conversion,
+ avgpool1d_conversion, avgpool2d_conversion, dropout_conversion) = (
+    layer_name_to_conversion_function(name) for name in (
+        "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
+        "AveragePooling2D", "Dropout"))

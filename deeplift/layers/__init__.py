@@ -5,9 +5,9 @@ from deeplift.layers.activations import (
 )
 from deeplift.layers.affine import ScaleShift
 from deeplift.layers.base import Input, Layer, SymbolicVar
-from deeplift.layers.convolutional import Conv1D, Conv2D, Conv3D
+from deeplift.layers.convolutional import Conv, Conv1D, Conv2D, Conv3D
 from deeplift.layers.core import (
-    Add, Concat, Cropping1D, Cropping2D, Dense, Flatten, NoOp, Reshape,
+    Blob, Node, Add, Concat, Cropping1D, Cropping2D, Dense, Flatten, NoOp, Reshape,
     ZeroPadding1D, ZeroPadding2D,
 )
 from deeplift.layers.depthwise import DepthwiseConv1D, DepthwiseConv2D
@@ -23,7 +23,7 @@ from deeplift.layers.reshaping import (
 from deeplift.layers.transposed import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from deeplift.layers.wrappers import TimeDistributed
 from deeplift.modes import (
-    ConvMxtsMode, DataFormat, DenseMxtsMode, MaxPoolDeepLiftMode,
+    ActivationNames, PoolMode, ConvMxtsMode, DataFormat, DenseMxtsMode, MaxPoolDeepLiftMode,
     NonlinearMxtsMode, PaddingMode, ScoringMode,
 )
 
@@ -40,4 +40,5 @@ __all__ = [
     "Softplus", "SiLU", "Swish", "GELU", "HardSiLU", "HardSwish", "Mish", "SELU",
     "Softsign", "Exponential", "NonlinearMxtsMode", "DenseMxtsMode", "ConvMxtsMode",
     "MaxPoolDeepLiftMode", "ScoringMode", "PaddingMode", "DataFormat",
+    "PoolMode", "ActivationNames", "Blob", "Node", "Conv",
 ]

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from deeplift.layers.base import Layer, as_float32_constant
 from deeplift.modes import NonlinearMxtsMode
-from deeplift.rules import get_rule
+from deeplift.rules import effective_mode, get_rule
 
 
 class Activation(Layer):
@@ -28,8 +28,41 @@ class Activation(Layer):
 
     def __init__(self, nonlinear_mxts_mode=NonlinearMxtsMode.Rescale, **kwargs):
         super().__init__(**kwargs)
-        self.nonlinear_mxts_mode = NonlinearMxtsMode.parse(
-            nonlinear_mxts_mode, "nonlinear_mxts_mode")
+        self.nonlinear_mxts_mode = nonlinear_mxts_mode
+
+    @property
+    def nonlinear_mxts_mode(self) -> NonlinearMxtsMode:
+        """The rule of this layer: the requested mode, or, once
+        ``build_fwd_pass_vars`` (or model construction) has resolved it, the
+        rule DeepLIFT_GenomicsDefault stands for (Rescale or RevealCancel)."""
+        return self._resolved_mode or self._requested_mode
+
+    @nonlinear_mxts_mode.setter
+    def nonlinear_mxts_mode(self, mode) -> None:
+        self._requested_mode = NonlinearMxtsMode.parse(mode, "nonlinear_mxts_mode")
+        self._resolved_mode = None
+
+    @property
+    def requested_nonlinear_mxts_mode(self) -> NonlinearMxtsMode:
+        """The mode as given (DeepLIFT_GenomicsDefault stays unresolved)."""
+        return self._requested_mode
+
+    def resolve_nonlinear_mxts_mode(self) -> NonlinearMxtsMode:
+        """Resolves DeepLIFT_GenomicsDefault from the current wiring, so that
+        ``nonlinear_mxts_mode`` reports the rule; returns it.
+
+        Raises:
+            deeplift.rules.ModeResolutionError: no convolution or Dense layer
+                precedes this one (through BatchNormalization/NoOp).
+        """
+        self._resolved_mode = None
+        if self._requested_mode == NonlinearMxtsMode.DeepLIFT_GenomicsDefault:
+            self._resolved_mode = effective_mode(self)
+        return self.nonlinear_mxts_mode
+
+    def set_inputs(self, inputs):
+        self._resolved_mode = None   # rewired: resolve again
+        return super().set_inputs(inputs)
 
     def fn(self, x: tf.Tensor) -> tf.Tensor:
         raise NotImplementedError
@@ -111,7 +144,7 @@ class PReLU(Activation):
         self.alpha = as_float32_constant(alpha, "alpha", self.name)
 
     def fn(self, x):
-        return tf.where(x > 0, x, self.alpha * x)
+        return tf.where(x > 0, x, tf.cast(self.alpha, x.dtype) * x)
 
     def grad(self, x):
         return tf.where(x > 0, tf.ones_like(x), self.alpha * tf.ones_like(x))

@@ -27,7 +27,8 @@ import tensorflow as tf
 from deeplift import kernels
 from deeplift.modes import ScoringMode
 from deeplift.streams import map_streams, sign_split  # noqa: F401  (public here too)
-from deeplift.traversal import ForwardPass, infer_shapes
+from deeplift.rules import report_resolved_modes
+from deeplift.traversal import ForwardPass, infer_shapes, topological_order
 
 _name_counter = itertools.count()
 
@@ -52,6 +53,8 @@ class SymbolicVar:
         "neg_mxts",
         "mxts",
         "target_contribs",
+        "pos_contribs",
+        "neg_contribs",
     )
 
     def __post_init__(self):
@@ -177,9 +180,17 @@ class Layer:
         """Checks the graph upstream of this layer and infers its shapes.
 
         Kept for the original low-level API; graphs are traced lazily, so this
-        only validates wiring and fills in ``get_shape()``.
+        validates wiring, fills in ``get_shape()`` and, as the original did,
+        resolves DeepLIFT_GenomicsDefault on every nonlinearity upstream (their
+        ``nonlinear_mxts_mode`` then reports Rescale or RevealCancel).
+
+        Raises:
+            deeplift.rules.ModeResolutionError: (a RuntimeError and a
+                ValueError) a DeepLIFT_GenomicsDefault nonlinearity has no
+                convolution or Dense layer before it.
         """
         infer_shapes([self])
+        report_resolved_modes(topological_order([self]), strict=True)
 
     def reset_mxts_updated(self) -> None:
         """Compatibility no-op: multipliers are recomputed on every call."""
@@ -193,8 +204,12 @@ class Layer:
         return None
 
     def set_scoring_mode(self, scoring_mode) -> None:
-        """Marks this layer as a possible target of compiled functions."""
-        check_can_be_target(self)
+        """Marks this layer as a possible target of ``compile_func`` functions.
+
+        Any layer can be a target here, activation layers included, as in the
+        original low-level API; the model-level scoring functions refuse
+        activation targets (score the pre-activation layer instead).
+        """
         self._scoring_mode = ScoringMode.parse(scoring_mode, "scoring_mode")
 
     def set_active(self) -> None:
@@ -206,10 +221,12 @@ class Layer:
         """Stops seeding: compiled functions then return zero multipliers."""
         self._active = False
 
-    def update_task_index(self, task_index: int) -> None:
-        """Selects the target neuron (flat index) read at call time."""
+    def update_task_index(self, task_index: int | tuple) -> None:
+        """Selects the target neuron read at call time: a flat index, or a
+        tuple with one index per axis of this layer's per-example shape."""
         self._require_scoring_mode("update_task_index")
-        self._task_index = int(task_index)
+        self._task_index = (tuple(int(i) for i in task_index) if isinstance(task_index, tuple)
+                            else int(task_index))
 
     def _require_scoring_mode(self, what: str) -> None:
         if self._scoring_mode is None:
@@ -238,6 +255,12 @@ class Layer:
         """Multipliers ``(m+ + m-) / 2`` (equal to either when no
         RevealCancel layer is downstream)."""
         return SymbolicVar(self, "mxts")
+
+    def get_pos_and_neg_contribs(self) -> tuple[SymbolicVar, SymbolicVar]:
+        """The positive and negative contribution parts ``(dx+, dx-)`` of this
+        layer's difference from reference (they sum to it), as symbolic
+        handles for ``compile_func`` (which then needs the references)."""
+        return SymbolicVar(self, "pos_contribs"), SymbolicVar(self, "neg_contribs")
 
     def get_target_contrib_vars(self) -> SymbolicVar:
         """Contributions ``m+ * dx+ + m- * dx-`` to the active target."""

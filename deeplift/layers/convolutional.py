@@ -10,7 +10,9 @@ from deeplift.layers.base import LinearLayer
 from deeplift.layers.helpers import (
     channels_last_op, parse_data_format, standardize_tuple, to_channels_first, to_channels_last,
 )
-from deeplift.modes import ConvMxtsMode, DataFormat, NonlinearMxtsMode, PaddingMode
+from deeplift.modes import (  # noqa: F401  (PoolMode: legacy name)
+    ConvMxtsMode, DataFormat, NonlinearMxtsMode, PaddingMode, PoolMode,
+)
 
 
 class _Conv(LinearLayer):
@@ -145,3 +147,7 @@ class Conv3D(_Conv):
     """3-d convolution over ``(N, d1, d2, d3, channels)`` inputs."""
 
     rank = 3
+
+
+#: The original's name of the convolution base class (for isinstance checks).
+Conv = _Conv

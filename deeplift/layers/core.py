@@ -12,6 +12,7 @@ import tensorflow as tf
 from deeplift.layers.base import Input, Layer, LinearLayer, RoutingLayer, SymbolicVar
 from deeplift.layers.helpers import parse_data_format, standardize_pairs, to_channels_last
 from deeplift.modes import (
+    ActivationNames,
     ConvMxtsMode,
     DataFormat,
     DenseMxtsMode,
@@ -26,6 +27,7 @@ __all__ = [
     "Concat", "Add", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
     "Cropping2D", "NonlinearMxtsMode", "DenseMxtsMode", "ConvMxtsMode",
     "MaxPoolDeepLiftMode", "ScoringMode", "PaddingMode", "DataFormat",
+    "ActivationNames", "Blob", "Node",
 ]
 
 
@@ -199,3 +201,7 @@ class Cropping2D(_Cropping):
     ((top, bottom), (left, right))."""
 
     rank = 2
+
+
+#: The original's names of the layer base classes (for isinstance checks).
+Blob = Node = Layer

@@ -17,6 +17,8 @@ import numpy as np
 __all__ = [
     "DEFAULT_COLORS",
     "DEFAULT_PLOT_FUNCS",
+    "default_colors",
+    "default_plot_funcs",
     "plot_a",
     "plot_c",
     "plot_g",
@@ -131,6 +133,8 @@ def plot_t(ax, base: float, left_edge: float, height: float, color) -> None:
 
 DEFAULT_COLORS: dict[int, Any] = {0: "green", 1: "blue", 2: "orange", 3: "red"}
 DEFAULT_PLOT_FUNCS: dict[int, PlotFunc] = {0: plot_a, 1: plot_c, 2: plot_g, 3: plot_t}
+#: The original's lower-case names of the two defaults.
+default_colors, default_plot_funcs = DEFAULT_COLORS, DEFAULT_PLOT_FUNCS
 
 
 def _check_scores(array: np.ndarray) -> np.ndarray:

@@ -845,6 +845,38 @@ def test_genomics_default_needs_a_preceding_conv_or_dense(factory):
         dl_model.get_target_contribs_func("x_0", "cat_0")
 
 
+@pytest.mark.parametrize("source,kind", [("k3_keras", "delta_seq"), ("k2_h5", "delta_func")])
+def test_genomics_default_reported_as_the_resolved_rule_after_conversion(factory, source, kind):
+    """As after 0.6's conversion, each nonlinearity's nonlinear_mxts_mode
+    names the rule DeepLIFT_GenomicsDefault resolved to: Rescale after a
+    convolution, RevealCancel after a Dense (looking through BN/NoOp)."""
+    _, dl_model = _convert(factory, kind, source,
+                           nonlinear_mxts_mode=M.DeepLIFT_GenomicsDefault)
+    seen = set()
+    for name, mode in _modes_of(dl_model).items():
+        layer = _layer_named(dl_model, name)
+        preceding = layer.inputs
+        while isinstance(preceding, (dl.BatchNormalization, dl.NoOp)):
+            preceding = preceding.inputs
+        expected = M.Rescale if isinstance(preceding, dl.Conv) else M.RevealCancel
+        assert isinstance(preceding, (dl.Conv, dl.Dense)), name
+        assert mode == expected, name
+        assert layer.requested_nonlinear_mxts_mode == M.DeepLIFT_GenomicsDefault
+        seen.add(mode)
+    assert seen
+
+
+def _layer_named(dl_model, name):
+    if isinstance(dl_model, SequentialModel):
+        return next(layer for layer in dl_model.get_layers() if layer.name == name)
+    return dl_model.get_name_to_layer()[name]
+
+
+def test_unresolvable_genomics_default_keeps_reporting_it_after_conversion(factory):
+    _, dl_model = _convert(factory, "hard_sigmoid_model", "k3_live")
+    assert _modes_of(dl_model)["hs_0"] == M.DeepLIFT_GenomicsDefault
+
+
 # ---------------------------------------------------------------- 4. overrides and custom funcs
 
 

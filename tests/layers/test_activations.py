@@ -200,6 +200,34 @@ def test_reveal_cancel_single_unit_by_hand():
     np.testing.assert_allclose(res[0]["contribs"].ravel(), [2.0, 0.0], rtol=1e-6)
 
 
+def test_reveal_cancel_zero_part_gets_the_limit_slope_by_hand():
+    """A part that is exactly 0 is nudged to 1e-7 before dy is evaluated, so
+    its multiplier is the one-sided slope averaged over the two Shapley
+    orders, not 0 / 1e-7 = 0 (the original package's rule).
+
+    Input -> ReLU(RC): the input's parts are its sign split. h = 2**-20 keeps
+    every float32 sum with 1e-7 exact to ~6e-7 relative.
+    A: x0 = -1, x = h: p = 1 + h, n = 0 (nudged to 1e-7).
+       dy-/n = [(f(-1 + 1e-7) - f(-1)) + (f(h + 1e-7) - f(h))] / 2e-7
+             = [0 + 1e-7] / 2e-7 = 1/2;  dy+ ~= f(h) - f(-1) = h, m+ ~= h / p.
+    B: x0 = h, x = -1: p = 0 (nudged), n = -(1 + h).
+       dy+/p = [(f(h + 1e-7) - f(h)) + (f(-1 + 1e-7) - f(-1))] / 2e-7 = 1/2;
+       dy- ~= f(-1) - f(h) = -h, m- ~= h / (1 + h).
+    The zero part's contribution stays 0 (its dx is 0): C = m+ p + m- n is
+    the non-zero part's term, within the 1e-7 nudge of f(x) - f(x0).
+    """
+    h = 2.0 ** -20
+    res = _single_unit(L.ReLU(nonlinear_mxts_mode=M.RevealCancel), [h, -1.0], [-1.0, h])
+    pos, neg = res[0]["pos_mxts"].ravel(), res[0]["neg_mxts"].ravel()
+    np.testing.assert_allclose(neg[0], 0.5, rtol=1e-5)
+    np.testing.assert_allclose(pos[1], 0.5, rtol=1e-5)
+    np.testing.assert_allclose(pos[0], h / (1 + h), atol=1e-7)
+    np.testing.assert_allclose(neg[1], h / (1 + h), atol=1e-7)
+    np.testing.assert_allclose(res[0]["contribs"].ravel(), [h, -h], atol=1e-7)
+    np.testing.assert_allclose(res[0]["contribs"].ravel(),
+                               [pos[0] * (1 + h), neg[1] * -(1 + h)], rtol=1e-6)
+
+
 def test_sigmoid_near_zero_fallback_reference_value_hand():
     # A compact statement of the contract: contributions are 0 where dx == 0
     # and the multiplier is exactly sigmoid'(x0).

@@ -18,13 +18,20 @@ def test_negative_gamma_sign_swap_by_hand():
     Input parts: p = (1, 0), n = (0, -1). BN scale s = (-2, 1):
       y = (-1.5, -1), y0 = (0.5, 0); parts unit 0 (s < 0): pos = s*n = 0,
       neg = s*p = -2; unit 1: pos = 0, neg = -1.
-    RevealCancel unit 0 (x0 = 0.5, p = 0, n = -2): dy+ = 0,
-      dy- = f(-1.5) - f(0.5) = -0.5 -> m+ = 0, m- = 1 * -0.5/-2 = 0.25;
-      unit 1 (x0 = 0, n = -1): dy- = f(-1) - f(0) = 0 -> m = 0.
+    RevealCancel nudges a zero part to 1e-7 before evaluating dy (as the
+    original package did); in float32, 0.5 + 1e-7 rounds to 0.5 + 2**-23.
+    Unit 0 (x0 = 0.5, p = 0, n = -2): dy+/p = [(f(0.5 + 1e-7) - f(0.5))
+      + (f(-1.5 + 1e-7) - f(-1.5))] / 2e-7 = 2**-23 / 2e-7 = 0.596 = m+;
+      dy- = f(-1.5) - f(0.5) = -0.5 -> m- = -0.5/-2 = 0.25.
+      Unit 1 (x0 = 0, p = 0, n = -1): dy+/p = [(f(1e-7) - f(0)) + 0] / 2e-7
+      = 0.5 = m+; dy-/n = [(f(-1) - f(0)) + (f(1e-7 - 1) - f(1e-7))] / -2
+      = 5e-8 = m- (the nudge of p leaks 1e-7/2 into the secant of n).
     BN backward, unit 0 (s < 0): m_in+ = s * m_out- = -0.5,
-      m_in- = s * m_out+ = 0 (without the swap m_in+ would be 0).
-    Input contributions: m+ p + m- n = (-0.5, 0): sum -0.5
-      = t(x) - t(x0) = (relu(-1.5) + relu(-1)) - (relu(0.5) + relu(0)).
+      m_in- = s * m_out+ = -2 * 0.596 (without the swap m_in+ would be
+      -1.19); unit 1 (s = 1): m_in+ = 0.5, m_in- = 0.
+    Input contributions: m+ p + m- n = (-0.5, 0) (the zero parts add
+      nothing): sum -0.5 = t(x) - t(x0)
+      = (relu(-1.5) + relu(-1)) - (relu(0.5) + relu(0)).
     """
     layers = chain(L.Input(batch_shape=(None, 2)),
                    L.BatchNormalization(gamma=[-2.0, 1.0], beta=[0.5, 0.0], axis=-1,
@@ -32,14 +39,18 @@ def test_negative_gamma_sign_swap_by_hand():
                    L.ReLU(nonlinear_mxts_mode=M.RevealCancel),
                    L.Dense(kernel=[[1.0], [1.0]], bias=[0.0]))
     res = run_lowlevel(layers, np.array([[1.0, -1.0]]), np.zeros((1, 2)), task=0)
+    tiny = np.float32(1e-7)
+    slope0 = 0.5 * float((np.float32(0.5) + tiny) - np.float32(0.5)) / float(tiny)
+    np.testing.assert_allclose(slope0, 0.5 * 2.0 ** -23 / 1e-7, rtol=1e-6)
     np.testing.assert_allclose(res[1]["act"], [[-1.5, -1.0]])
     np.testing.assert_allclose(res[2]["pos_mxts"], [[1.0, 1.0]])
-    np.testing.assert_allclose(res[1]["pos_mxts"], [[0.0, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(res[1]["pos_mxts"], [[slope0, 0.5]], rtol=1e-6)
     np.testing.assert_allclose(res[1]["neg_mxts"], [[0.25, 0.0]], atol=1e-6)
-    np.testing.assert_allclose(res[0]["pos_mxts"], [[-0.5, 0.0]], atol=1e-6)
-    np.testing.assert_allclose(res[0]["neg_mxts"], [[0.0, 0.0]], atol=1e-6)
-    np.testing.assert_allclose(res[0]["contribs"], [[-0.5, 0.0]], atol=1e-6)
-    np.testing.assert_allclose(res[0]["mxts"], [[-0.25, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(res[0]["pos_mxts"], [[-0.5, 0.5]], rtol=1e-6)
+    np.testing.assert_allclose(res[0]["neg_mxts"], [[-2 * slope0, 5e-8]], rtol=1e-5)
+    # The nudge moves the secant of the non-zero part by <= 0.5e-7 * slope.
+    np.testing.assert_allclose(res[0]["contribs"], [[-0.5, 0.0]], atol=1e-7)
+    np.testing.assert_allclose(res[0]["mxts"], [[(-0.5 - 2 * slope0) / 2, 0.25]], rtol=1e-6)
 
 
 def _bn_params(rng, c):

@@ -179,6 +179,67 @@ def test_conv_parts_exact_zero_under_reveal_cancel(rng):
     np.testing.assert_allclose(res[0]["mxts"], expected, rtol=1e-5, atol=1e-6)
 
 
+def _np_reveal_cancel_slope(x0, part, other):
+    """dy/part for ReLU with both parts nudged off zero first, in float64."""
+    def nudge(t):
+        return t + np.where(np.abs(t) < 0.5e-7, np.where(t >= 0, 1e-7, -1e-7), 0.0)
+
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+    a, b = nudge(part), nudge(other)
+    return 0.5 * ((relu(x0 + a) - relu(x0)) + (relu(x0 + b + a) - relu(x0 + b))) / a
+
+
+def test_one_hot_reveal_cancel_multipliers_at_absent_bases(rng):
+    """One-hot DNA, all-zeros reference, Conv1D (no bias) -> ReLU(RC) ->
+    Dense: the input multipliers at the absent bases (dx == 0, where
+    hypothetical contributions read them) equal a float64 numpy evaluation
+    of the RevealCancel formula with p and n nudged off zero before dy is
+    evaluated. Tap 0 of the kernel is negative for every base, so n < 0 at
+    every conv output while p is exactly 0 at some: those get the limit slope
+    (1/2 here), where nudging only the denominator gave 0."""
+    length, width, channels = 10, 3, 3
+    kernel = rng.normal(size=(width, 4, channels))
+    kernel[0] = -np.abs(kernel[0]) - 0.1
+    kernel = kernel.astype(np.float32).astype(np.float64)
+    out_len = length - width + 1
+    dense = rng.normal(size=(out_len * channels, 1)).astype(np.float32).astype(np.float64)
+    x = np.eye(4)[rng.integers(0, 4, size=(5, length))]
+    layers = chain(L.Input(batch_shape=(None, length, 4)),
+                   L.Conv1D(kernel=kernel, bias=np.zeros(channels), padding="valid"),
+                   L.ReLU(nonlinear_mxts_mode=M.RevealCancel), L.Flatten(),
+                   L.Dense(kernel=dense, bias=[0.0]))
+    res = run_lowlevel(layers, x.astype(np.float32), np.zeros_like(x, np.float32), task=0)
+
+    # float64 reference: conv parts W+ x and W- x (dx = x >= 0), x0 = 0 after the conv.
+    windows = np.stack([x[:, i:i + width] for i in range(out_len)], axis=1)   # (N, P, K, 4)
+    p = np.einsum("npka,kac->npc", windows, np.maximum(kernel, 0))
+    n = np.einsum("npka,kac->npc", windows, np.minimum(kernel, 0))
+    assert np.all(n < 0) and np.any(p == 0) and np.any(p > 0)
+    m_out = dense.reshape(1, out_len, channels)
+
+    def input_mxts(slope_pos, slope_neg):
+        m_pos, m_neg = m_out * slope_pos, m_out * slope_neg
+        mean = np.zeros_like(x)     # dx == 0: W^T (m+ + m-) / 2; dx > 0: W+^T m+ + W-^T m-
+        present = np.zeros_like(x)
+        for i in range(out_len):
+            mean[:, i:i + width] += np.einsum("kac,nc->nka", kernel, (m_pos + m_neg)[:, i] / 2)
+            present[:, i:i + width] += (np.einsum("kac,nc->nka", np.maximum(kernel, 0), m_pos[:, i])
+                                        + np.einsum("kac,nc->nka", np.minimum(kernel, 0), m_neg[:, i]))
+        return np.where(x > 0, present, mean)
+
+    expected = input_mxts(_np_reveal_cancel_slope(0.0, p, n), _np_reveal_cancel_slope(0.0, n, p))
+    absent = x == 0
+    np.testing.assert_allclose(res[0]["mxts"][absent], expected[absent], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(res[0]["mxts"], expected, rtol=1e-5, atol=1e-6)
+    denominator_only = input_mxts(np.where(p == 0, 0.0, _np_reveal_cancel_slope(0.0, p, n)),
+                                  _np_reveal_cancel_slope(0.0, n, p))
+    assert np.max(np.abs(expected - denominator_only)[absent]) > 1e-2
+    # Contributions: 0 at the absent bases, and they sum to t(x) - t(x0).
+    np.testing.assert_array_equal(res[0]["contribs"][absent], 0.0)
+    target = np.maximum(p + n, 0).reshape(len(x), -1) @ dense[:, 0]
+    np.testing.assert_allclose(res[0]["contribs"].sum(axis=(1, 2)), target, rtol=1e-5, atol=1e-5)
+
+
 # (length, kernel width, padding, dilation, data format): Conv1D layers with
 # few input channels and many output channels, which transpose through a
 # matrix product and a shift-and-add instead of oneDNN's transposed conv.

@@ -99,8 +99,12 @@ def test_tiny_net_reveal_cancel_by_hand():
       f(h0+p+n)=0.5 -> dy+ = (1 + 0.5)/2 = 0.75, dy- = (-1.5 - 2)/2 = -1.75;
       unit 1 (h0 = 0): dy+ = 6, dy- = 0; unit 2 (h0 = -1): 0, 0.
     Multipliers with m_out = W2 = (1, -3, 2):
-      m+ = m_out * dy+/p = (0.75, -3, 0); m- = m_out * dy-/n = (0.875, 0, 0)
-      (p = 0 or n = 0 are nudged to 1e-7; their dy is 0 so m is 0).
+      m+ = m_out * dy+/p = (0.75, -3, 0); m- = m_out * dy-/n = (0.875, -1.5, 0).
+      A zero part is nudged to 1e-7 *before* f is evaluated (the original's
+      rule): unit 1, n = 0: dy-/n = [(f(1e-7) - f(0)) + (f(6 + 1e-7) - f(6))]
+      / 2e-7 = 0.5, since 6 + 1e-7 rounds to 6 in float32 (half an ulp at 6
+      is 2.4e-7) -> m- = -3 * 0.5; unit 2, p = 0: f(-1 + 1e-7) - f(-1) = 0
+      and f(-4 + 1e-7) - f(-4) = 0 -> m+ = 0.
     Input (dx0 > 0): W+ m+ + W- m- = 1*0.75 + 2*(-3) + (-1)*0 = -5.25;
           (dx1 < 0): W- m+ + W+ m- = (-2)(-3) + 1*0.875 + 1*0 = 6.875.
     C = (-5.25, 6.875 * -2) = (-5.25, -13.75), sum -19
@@ -113,8 +117,8 @@ def test_tiny_net_reveal_cancel_by_hand():
     res = run_lowlevel(tiny_net(M.RevealCancel, b1=[1.5, 0.0, -1.0]), x, ref, task=0)
     np.testing.assert_allclose(res[2]["pos_mxts"], [[1, -3, 2]], atol=1e-6)
     np.testing.assert_allclose(res[1]["pos_mxts"], [[0.75, -3, 0]], atol=1e-5)
-    np.testing.assert_allclose(res[1]["neg_mxts"], [[0.875, 0, 0]], atol=1e-5)
-    np.testing.assert_allclose(res[1]["mxts"], [[0.8125, -1.5, 0]], atol=1e-5)
+    np.testing.assert_allclose(res[1]["neg_mxts"], [[0.875, -1.5, 0]], atol=1e-5)
+    np.testing.assert_allclose(res[1]["mxts"], [[0.8125, -2.25, 0]], atol=1e-5)
     # contributions of the dense output: m+ p + m- n = (0.75 - 1.75, -18, 0)
     np.testing.assert_allclose(res[1]["contribs"], [[-1, -18, 0]], atol=1e-5)
     # contributions of the ReLU output: m_out * (dy+ + dy-) = (-1, -18, 0)
@@ -179,11 +183,17 @@ def test_dense_parts_exact_when_a_part_is_zero():
 
     Dense parts: p = 0.3 dx0, n = 0 exactly when dx0 > 0 (p = 0, n = 0.3 dx0
     when dx0 < 0). The ReLU (RevealCancel) stays in its linear region
-    (h0, h > 0), so for dx0 > 0: dy+ = p, dy- = 0 -> m+ = 1, m- = 0/1e-7 = 0;
-    for dx0 < 0: m+ = 0, m- = 1.
-    Input multipliers: input 0: 0.3 * 1 = 0.3; input 1 (dx == 0):
-    0.5 * 0.6 * (m+ + m-) = 0.3 -- on every row of the grid.
-    (Zero-dx multipliers are exactly what hypothetical contributions use.)
+    (h0, h > 0), so the non-zero part has slope 1 (m+ = 1 for dx0 > 0,
+    m- = 1 for dx0 < 0). The zero part is nudged to 1e-7 before dy is
+    evaluated (the original's rule), so its multiplier is the float32 secant
+    [(f(h0 + 1e-7) - f(h0)) + (f(h + 1e-7) - f(h))] / 2e-7, where nudging
+    only the denominator gave 0. It is 1 only up to how h0 + 1e-7 and
+    h + 1e-7 round in float32 (0.6 + 1e-7 moves by 2 ulps = 1.19e-7;
+    2.5 + 1e-7 rounds back to 2.5), exactly as in the original package.
+    Input multipliers: input 0: 0.3 * (slope of its part) = 0.3; input 1
+    (dx == 0): 0.5 * 0.6 * (m+ + m-). Its contribution stays 0, and the
+    contributions sum to delta. (Zero-dx multipliers are exactly what
+    hypothetical contributions use.)
     """
     layers = chain(L.Input(batch_shape=(None, 2)),
                    L.Dense(kernel=[[0.3], [0.6]], bias=[0.1]),
@@ -194,6 +204,17 @@ def test_dense_parts_exact_when_a_part_is_zero():
     ref[:, 0] = 0.6
     res = run_lowlevel(layers, x, ref, task=0)
     positive = x[:, 0] > 0.6
-    np.testing.assert_allclose(res[1]["neg_mxts"][positive], 0.0, atol=1e-5)
-    np.testing.assert_allclose(res[1]["pos_mxts"][~positive], 0.0, atol=1e-5)
-    np.testing.assert_allclose(res[0]["mxts"], np.full(x.shape, 0.3), atol=1e-5)
+    h = res[1]["act"][:, 0].astype(np.float32)
+    h0 = res[1]["ref"][:, 0].astype(np.float32)
+    tiny = np.float32(1e-7)
+    secant = 0.5 * (((h0 + tiny) - h0).astype(np.float64)
+                    + ((h + tiny) - h).astype(np.float64)) / np.float64(tiny)
+    assert np.mean(secant > 0.5) > 0.5   # mostly not the 0 of the denominator-only nudge
+    np.testing.assert_allclose(res[1]["pos_mxts"][positive, 0], 1.0, rtol=1e-5)
+    np.testing.assert_allclose(res[1]["neg_mxts"][~positive, 0], 1.0, rtol=1e-5)
+    np.testing.assert_allclose(res[1]["neg_mxts"][positive, 0], secant[positive], rtol=1e-6)
+    np.testing.assert_allclose(res[1]["pos_mxts"][~positive, 0], secant[~positive], rtol=1e-6)
+    np.testing.assert_allclose(res[0]["mxts"][:, 0], 0.3, rtol=1e-5)
+    np.testing.assert_allclose(res[0]["mxts"][:, 1], 0.5 * 0.6 * (1 + secant), rtol=1e-5)
+    np.testing.assert_array_equal(res[0]["contribs"][:, 1], 0.0)
+    np.testing.assert_allclose(res[0]["contribs"].sum(axis=1), h - h0, rtol=1e-5, atol=1e-6)
