@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade "pip==24.3.1"
-	$(PIP) install -q -c constraints.txt -e ".[dev,examples,progress]"
+	$(PIP) install -q -c constraints.txt -e ".[dev,examples,progress,genome]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_scoring.py
 	$(PY) benchmarks/bench_genomics.py
+	$(PY) benchmarks/bench_scale.py
 
 clean:
 	rm -rf $(VENV) demo_output build *.egg-info

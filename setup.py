@@ -42,6 +42,15 @@ setup(
             "scikit-learn>=1.4,<2",
         ],
         "progress": ["tqdm>=4.66,<5"],
+        # deeplift.scale: BED/VCF regions of a genome FASTA, Zarr output,
+        # Dask execution, bigWig export.
+        "genome": [
+            "pyfaidx>=0.8,<0.10",
+            "zarr>=3.0.8,<4",
+            "dask[distributed]>=2025.1",
+            "pyBigWig>=0.3.22,<0.4",
+        ],
+        "slurm": ["dask-jobqueue>=0.9,<0.10"],
     },
     entry_points={"console_scripts": ["deeplift=deeplift.cli:main"]},
 )

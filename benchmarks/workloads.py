@@ -68,8 +68,9 @@ def mlp(seed: int = 0):
 WORKLOADS = {"W1-genomics": genomics_cnn, "W2-image": image_cnn, "W3-mlp": mlp}
 
 
-def deeplift_model_from_keras(model, mode) -> SequentialModel:
-    """DeepLIFT twin of the three sequential benchmark models."""
+def deeplift_model_from_keras(model, mode, maxpool_mode="gradient") -> SequentialModel:
+    """DeepLIFT twin of the three sequential benchmark models (max pools in
+    ``maxpool_mode``)."""
     out = [dl.Input(batch_shape=model.input_shape)]
     for layer in model.layers:
         weights = layer.get_weights()
@@ -83,9 +84,11 @@ def deeplift_model_from_keras(model, mode) -> SequentialModel:
         elif kind == "Dense":
             out.append(dl.Dense(weights[0], weights[1]))
         elif kind == "MaxPooling1D":
-            out.append(dl.MaxPool1D(pool_length=layer.pool_size[0], stride=layer.strides[0]))
+            out.append(dl.MaxPool1D(pool_length=layer.pool_size[0], stride=layer.strides[0],
+                                    maxpool_deeplift_mode=maxpool_mode))
         elif kind == "MaxPooling2D":
-            out.append(dl.MaxPool2D(pool_size=layer.pool_size, strides=layer.strides))
+            out.append(dl.MaxPool2D(pool_size=layer.pool_size, strides=layer.strides,
+                                    maxpool_deeplift_mode=maxpool_mode))
         elif kind == "GlobalAveragePooling1D":
             out.append(dl.GlobalAvgPool1D())
         elif kind == "Flatten":

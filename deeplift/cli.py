@@ -6,6 +6,14 @@ layers that cannot be converted), then the model's inputs and outputs.
 [--task T2 ...] [--target profile] --mode MODE --reference zeros|shuffle:N
 --out DIR`` writes, per target, contributions, hypothetical contributions
 and the two modisco-lite input files (target options: ``score_targets``).
+Max pools use ``--maxpool-mode`` (default ``cross_max``, which conserves for
+any reference; the Python API's default is the original's ``gradient``).
+``deeplift check MODEL`` reports per layer where contributions stop adding
+up (see ``deeplift.cli_check``).
+With ``--regions BED`` or ``--variants VCF`` (and ``--genome``, ``--width``,
+``--out X.zarr``) it scores genome windows into a Zarr store, optionally on
+a Dask cluster (``--scheduler``); ``deeplift export`` turns a store into
+bigWig, modisco-lite or HDF5 files (see ``deeplift.scale``).
 """
 from __future__ import annotations
 
@@ -45,6 +53,9 @@ def _mode_note(layer) -> str:
     from deeplift.score_targets import add_target_arguments
     from deeplift.rules import effective_mode
 
+    pool_mode = getattr(layer, "maxpool_deeplift_mode", None)
+    if pool_mode is not None:
+        return f"  [{pool_mode.value}]"
     mode = getattr(layer, "requested_nonlinear_mxts_mode", None)
     if mode is None:
         return ""
@@ -74,7 +85,9 @@ def _describe(model) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from deeplift.modes import NonlinearMxtsMode
+    from deeplift import cli_check
+    from deeplift.modes import MaxPoolDeepLiftMode, NonlinearMxtsMode
+    from deeplift.scale import cli as scale_cli
     from deeplift.score_targets import add_target_arguments
 
     parser = argparse.ArgumentParser(prog="deeplift", description=__doc__.splitlines()[0])
@@ -86,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                          help="list the Keras layer classes and activations that convert")
     score = sub.add_parser("score", help="score sequences and write modisco-lite inputs")
     score.add_argument("model", help=".h5 or .keras file")
-    score.add_argument("--sequences", required=True, help="FASTA file or .npy one-hot (N, L, 4)")
+    score.add_argument("--sequences", help="FASTA file or .npy one-hot (N, L, 4)")
     score.add_argument("--mode", default="DeepLIFT_GenomicsDefault",
                        help=f"one of {[m.value for m in NonlinearMxtsMode]}")
     score.add_argument("--reference", type=_parse_reference, default="shuffle:10",
@@ -94,7 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     add_target_arguments(score)
     score.add_argument("--batch-size", type=int, default=256)
     score.add_argument("--seed", type=int, default=1)
-    score.add_argument("--out", required=True, help="output folder")
+    score.add_argument("--out", required=True, help="output folder, or X.zarr (see --regions)")
+    scale_cli.add_score_arguments(score)
+    scale_cli.add_export_parser(sub)
+    check = cli_check.add_parser(sub)
+    for command in (convert, score, check):
+        command.add_argument("--maxpool-mode", default=MaxPoolDeepLiftMode.cross_max.value,
+                             choices=[m.value for m in MaxPoolDeepLiftMode],
+                             help="max-pool rule (cross_max conserves for any reference; "
+                                  "gradient is the original's)")
     args = parser.parse_args(argv)
     if args.command == "convert" and args.supported:
         from deeplift.conversion.support import (
@@ -105,14 +126,21 @@ def main(argv: list[str] | None = None) -> int:
         print("Keras ops on tensors: " + ", ".join(supported_ops()))
         print("Fused activations: " + ", ".join(supported_activations()))
         return 0
-    if args.model is None:
+    if args.command == "convert" and args.model is None:
         parser.error("convert: give a MODEL file (or --supported)")
+    if args.command == "export":
+        return scale_cli.run_export(args)
+    if args.command == "score" and scale_cli.wants_scale(args):
+        return scale_cli.run_score(args)
+    if args.command == "score" and not args.sequences:
+        parser.error("score needs --sequences, --regions or --variants")
 
     from deeplift.conversion.errors import ConversionError
     from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files
 
     try:
-        model = convert_model_from_saved_files(args.model, nonlinear_mxts_mode=args.mode)
+        model = convert_model_from_saved_files(args.model, nonlinear_mxts_mode=args.mode,
+                                               maxpool_deeplift_mode=args.maxpool_mode)
     except (ConversionError, FileNotFoundError, ValueError) as err:
         print(f"deeplift: {err}", file=sys.stderr)
         return 2
@@ -122,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         print(_describe(model))
         print(describe_inputs_and_outputs(model))
         return 0
+    if args.command == "check":
+        try:
+            return cli_check.run(model, args)
+        except (ValueError, OSError) as err:
+            print(f"deeplift check: {err}", file=sys.stderr)
+            return 2
     return _score(model, args)
 
 

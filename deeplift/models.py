@@ -9,7 +9,7 @@ import numpy as np
 
 import tensorflow as tf
 
-from deeplift import graph, util
+from deeplift import convergence, graph, util
 from deeplift.layers.base import Input, Layer, SymbolicVar
 from deeplift.rules import report_resolved_modes
 from deeplift.scoring import build_graph_function
@@ -75,6 +75,7 @@ class TargetScoringFunction:
         outputs.append(SymbolicVar(target_layer, "diff_from_reference"))
         self._fn = build_graph_function(self.input_layers, outputs, [target_layer])
         self._outputs = outputs
+        self._convergence = convergence.plan_check(self.scored_layers, kinds, target_layer)
         self._shared_rows_fn = None
 
     @property
@@ -101,9 +102,10 @@ class TargetScoringFunction:
                  progress_update: int | None = None, input_references_list=None,
                  return_convergence_delta: bool = False, target_weights=None):
         """See the class docstring. With ``return_convergence_delta=True``
-        (contribution functions only) returns ``(result, delta)`` where
-        ``delta`` is ``(N,)`` (or ``(T, N)`` for a list of targets): the
-        summed contributions of all scored layers minus ``t(x) - t(x0)``
+        (functions scoring contributions of at least one layer) returns
+        ``(result, delta)`` where ``delta`` is ``(N,)`` (or ``(T, N)`` for a
+        list of targets): the summed contributions of the scored layers
+        whose kind is ``"target_contribs"`` minus ``t(x) - t(x0)``
         (``sum_j w_j (t_j(x) - t_j(x0))`` for weighted targets). It is ~0
         for Rescale/RevealCancel when the scored layers separate the inputs
         from the target (e.g. all input layers)."""
@@ -113,7 +115,9 @@ class TargetScoringFunction:
         total = inputs[0].shape[0]
         targets = resolve_targets(self.target_layer, total, task_idx=task_idx,
                                   target_weights=target_weights)
-        if return_convergence_delta and self._kind != "target_contribs":
+        kinds = ([self._kind] * len(self.scored_layers) if isinstance(self._kind, str)
+                 else list(self._kind))
+        if return_convergence_delta and "target_contribs" not in kinds:
             raise ValueError("return_convergence_delta needs a contributions function "
                              "(get_target_contribs_func), not multipliers.")
         refs = util.format_references(input_references_list, self.input_layers, inputs)
@@ -151,6 +155,16 @@ class TargetScoringFunction:
         merged = [np.concatenate(piece, axis=1) for piece in pieces[:-1]]
         if stand_in is not None:
             merged, pieces[-1], total = [m[:, :0] for m in merged], [pieces[-1][0][:0]], 0
+        target_diff = (targets.target_differences(np.concatenate(pieces[-1], axis=0)) if total
+                       else np.zeros((targets.num_targets, 0)))
+        if self._convergence is not None:
+            if task_idx is None:
+                labels = [f"(weights {k})" for k in range(targets.num_targets)]
+            else:
+                labels = list(task_idx) if targets.is_list else [task_idx]
+            convergence.warn_if_not_conserved(
+                self._convergence, [merged[i] for i in self._convergence.positions],
+                target_diff, labels)
         per_target = []
         for t in range(targets.num_targets):
             layers_out = [m[t] for m in merged]
@@ -158,9 +172,10 @@ class TargetScoringFunction:
         result = per_target if targets.is_list else per_target[0]
         if not return_convergence_delta:
             return result
-        target_diff = targets.target_differences(np.concatenate(pieces[-1], axis=0))
+        # Only contributions sum to the target's difference; multipliers
+        # scored alongside (e.g. for hypothetical contributions) do not.
         summed = sum(m.reshape(m.shape[0], total, int(np.prod(m.shape[2:]))).sum(axis=-1)
-                     for m in merged)
+                     for m, kind in zip(merged, kinds) if kind == "target_contribs")
         delta = summed - target_diff
         return result, (delta if targets.is_list else delta[0])
 

@@ -72,9 +72,17 @@ class ConvMxtsMode(_StrEnum):
 
 
 class MaxPoolDeepLiftMode(_StrEnum):
-    """Multiplier rule of max pooling: route to the arg-max (the gradient)."""
+    """Multiplier rule of max pooling.
+
+    ``gradient`` (the original's only rule, the Python API's default) routes
+    each multiplier to the input's arg-max; it conserves only when the
+    reference's arg-max is the same. ``cross_max`` (SHAP DeepExplainer's and
+    tangermeme's rule) credits the input's and the reference's arg-max and
+    conserves for any reference (see ``deeplift.layers.cross_max``).
+    """
 
     gradient = "gradient"
+    cross_max = "cross_max"
 
 
 class ScoringMode(_StrEnum):

@@ -65,6 +65,25 @@ def _evaluate(var: SymbolicVar, fp: graph.ForwardPass, mxts: dict, num_tasks) ->
     return pos * pos_part + neg * neg_part
 
 
+def _check_not_token_ids(outputs: Sequence[SymbolicVar]) -> None:
+    """Scores cannot be taken on integer token ids (an Embedding's input).
+
+    Raises:
+        ValueError: naming the Embedding layer to score instead.
+    """
+    from deeplift.layers.sequence import embedding_consumers
+
+    for var in outputs:
+        embeddings = embedding_consumers(var.layer) if var.needs_backward else []
+        if embeddings:
+            raise ValueError(
+                f"Layer {var.layer.name!r} holds integer token ids read by the Embedding "
+                f"layer {embeddings[0].name!r}; multipliers and contributions are not "
+                f"defined on token ids. Score the Embedding layer instead "
+                f"(find_scores_layer_name={embeddings[0].name!r}) and sum its scores per "
+                f"token with deeplift.embedding.sum_per_token.")
+
+
 def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[SymbolicVar],
                          targets: Sequence[Layer] = (), shared_rows: bool = False,
                          allow_activation_targets: bool = False):
@@ -88,7 +107,7 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
     Raises:
         ValueError: a target is an activation layer, an input is missing,
             DeepLIFT_GenomicsDefault cannot be resolved, or RevealCancel
-            directly follows a max pool.
+            sees a gradient-mode max pool through routing layers.
     """
     input_layers = list(input_layers)
     outputs = list(outputs)
@@ -96,6 +115,7 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
     for target in targets:
         if not allow_activation_targets:
             graph.check_can_be_target(target)
+    _check_not_token_ids(outputs)
     needs_backward = any(var.needs_backward for var in outputs)
     roots = [var.layer for var in outputs] + (targets if needs_backward else [])
     order = graph.topological_order(roots)

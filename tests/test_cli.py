@@ -95,6 +95,59 @@ def test_score_with_shuffled_references_matches_the_library_functions(saved_mode
         np.testing.assert_allclose(cli_contribs.sum(-1), (cli_hyp * one_hot).sum(-1), atol=1e-5)
 
 
+@pytest.fixture
+def saved_pool_model(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((24, 4)),
+                              keras.layers.Conv1D(4, 5, activation="relu", name="conv"),
+                              keras.layers.MaxPooling1D(4, name="pool"),
+                              keras.layers.Flatten(), keras.layers.Dense(2, activation="sigmoid")])
+    path = tmp_path / "pool_model.keras"
+    model.save(path)
+    return path
+
+
+def test_score_uses_cross_max_by_default_and_honours_maxpool_mode(saved_pool_model, tmp_path,
+                                                                   rng):
+    from deeplift import util
+    from deeplift.conversion.kerasapi_conversion import convert_model_from_saved_files
+    from deeplift.dinuc_shuffle import dinuc_shuffle
+
+    seqs = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(4, 24))]
+    np.save(tmp_path / "seqs.npy", seqs)
+    results = {}
+    for flags in ([], ["--maxpool-mode", "gradient"]):
+        out = tmp_path / f"out{len(flags)}"
+        assert main(["score", str(saved_pool_model), "--sequences", str(tmp_path / "seqs.npy"),
+                     "--task", "0", "--reference", "shuffle:2", "--seed", "3", "--mode",
+                     "Rescale", "--out", str(out)] + flags) == 0
+        results[flags[-1] if flags else "default"] = np.load(out / "task0_contribs.npy")
+    for pool_mode in ("cross_max", "gradient"):
+        model = convert_model_from_saved_files(str(saved_pool_model), nonlinear_mxts_mode="Rescale",
+                                               maxpool_deeplift_mode=pool_mode)
+        results[pool_mode + "_library"] = util.get_shuffle_seq_ref_function(
+            model.get_target_contribs_func(0, -2), dinuc_shuffle)(
+            task_idx=0, input_data_sequences=seqs, num_refs_per_seq=2, seed=3, batch_size=256)
+    np.testing.assert_allclose(results["default"], results["cross_max_library"], atol=1e-6)
+    np.testing.assert_allclose(results["gradient"], results["gradient_library"], atol=1e-6)
+    assert np.abs(results["default"] - results["gradient"]).max() > 1e-3
+
+
+def test_check_reports_the_gradient_pool_and_passes_with_cross_max(saved_pool_model, capsys):
+    assert main(["check", str(saved_pool_model), "--mode", "Rescale", "--maxpool-mode",
+                 "gradient", "--examples", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILS" in out and "max pool: gradient" in out
+    # Sequential conversions name layers by index: find the pool's row
+    pool = next(line.split()[0] for line in out.splitlines() if "max pool: gradient" in line)
+    assert f"holds at '{pool}' and fails at" in out and f"rule of '{pool}' breaks it" in out
+    assert main(["check", str(saved_pool_model), "--mode", "Rescale", "--examples", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "max pool: cross_max" in out and "Conservation holds at every cut." in out
+
+
 # ---------------------------------------------------------------------------
 # functional, multi-input, two-headed (BPNet-style) models
 # ---------------------------------------------------------------------------

@@ -177,3 +177,65 @@ def test_check_can_be_target_and_resolve_modes():
     gd = L.ReLU(nonlinear_mxts_mode=M.DeepLIFT_GenomicsDefault)(left)
     modes = graph.resolve_modes(graph.topological_order([gd]))
     assert modes == {id(gd): M.RevealCancel}
+
+
+# ---------------------------------------------------------------------------
+# the guard: RevealCancel that sees a gradient-mode max pool's output
+# ---------------------------------------------------------------------------
+
+def _pool_then(through: str, pool_mode="gradient", act_mode=M.RevealCancel):
+    """Conv -> ReLU -> MaxPool('mp') -> <through> -> ReLU('rc') -> Flatten ->
+    Dense('out'); ``through`` is bn, add, concat or dense."""
+    rng = np.random.default_rng(0)
+    inp = L.Input(batch_shape=(None, 8, 2), name="inp")
+    conv = L.Conv1D(kernel=rng.normal(size=(3, 2, 2)), bias=np.zeros(2), padding="same",
+                    name="conv")(inp)
+    relu = L.ReLU(nonlinear_mxts_mode=M.Rescale, name="relu")(conv)
+    mp = L.MaxPool1D(pool_length=2, maxpool_deeplift_mode=pool_mode, name="mp")(relu)
+    if through == "bn":
+        mid = L.BatchNormalization(gamma=[1.0, -2.0], beta=[0.0, 0.1], mean=[0.1, 0.0],
+                                   var=[1.0, 2.0], name="bn")(mp)
+    elif through == "add":
+        other = L.AvgPool1D(pool_length=2, name="ap")(relu)
+        mid = L.Add(name="add")([L.ZeroPadding1D(padding=0, name="zp")(mp), other])
+    elif through == "concat":
+        other = L.AvgPool1D(pool_length=2, name="ap")(relu)
+        mid = L.Concat(axis=-1, name="cat")([other, L.NoOp(name="drop")(mp)])
+    else:
+        mid = L.Reshape((4, 2), name="rs")(L.Dense(kernel=rng.normal(size=(2, 2)), name="dense")(mp))
+    rc = L.ReLU(nonlinear_mxts_mode=act_mode, name="rc")(mid)
+    flat = L.Flatten(name="flat")(rc)
+    out = L.Dense(kernel=rng.normal(size=(int(np.prod(flat.get_shape()[1:])), 1)), name="out")(flat)
+    layers = [inp, conv, relu, mp, mid, rc, flat, out]
+    return GraphModel({l.name: l for l in layers}, ["inp"])
+
+
+@pytest.mark.parametrize("through, path", [("bn", "'bn'"), ("add", "'add' -> 'zp'"),
+                                           ("concat", "'cat' -> 'drop'")])
+def test_reveal_cancel_through_routing_layers_after_a_gradient_max_pool_is_refused(through, path):
+    model = _pool_then(through)
+    with pytest.raises(ValueError) as err:
+        model.get_target_contribs_func("inp", "out")
+    msg = str(err.value)
+    assert "'rc'" in msg and "'mp'" in msg and "RevealCancel" in msg
+    assert f"through {path}" in msg
+    assert "maxpool_deeplift_mode='cross_max'" in msg and "Rescale" in msg
+    # the fixes: cross_max pools, or Rescale on the nonlinearity
+    _pool_then(through, pool_mode="cross_max").get_target_contribs_func("inp", "out")
+    _pool_then(through, act_mode=M.Rescale).get_target_contribs_func("inp", "out")
+
+
+def test_dense_between_max_pool_and_reveal_cancel_is_allowed_and_genomics_default_named():
+    _pool_then("dense").get_target_contribs_func("inp", "out")
+    # GenomicsDefault resolving to RevealCancel is reported as such
+    inp = L.Input(batch_shape=(None, 4, 1))
+    mp = L.MaxPool1D(pool_length=2, name="mp")(inp)
+    flat = L.Flatten()(mp)
+    dense = L.Dense(kernel=np.ones((2, 2)), name="d")(flat)
+    bn = L.BatchNormalization(gamma=[1.0, 1.0], beta=[0.0, 0.0], mean=[0.0, 0.0], var=[1.0, 1.0])(dense)
+    act = L.ReLU(nonlinear_mxts_mode=M.DeepLIFT_GenomicsDefault, name="gd")(bn)
+    assert graph.gradient_max_pool_feeding(act) is None   # the Dense ends the search
+    assert graph.resolve_modes([act])[id(act)] == M.RevealCancel
+    rc = L.ReLU(nonlinear_mxts_mode=M.RevealCancel, name="rc2")(L.Flatten()(mp))
+    pool, path = graph.gradient_max_pool_feeding(rc)
+    assert pool is mp and [l.name for l in path] == [rc.inputs.name]

@@ -16,9 +16,13 @@ from typing import Callable
 
 from deeplift import layers as dl
 from deeplift.conversion import layer_converters
+from deeplift.conversion import fallback
 from deeplift.conversion.errors import ConversionError
+from deeplift.conversion.spec import (
+    CALL_INPUTS_KEY, INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef,
+)
+from deeplift.conversion.subgraph import INPUT_SHAPES_KEY, NEEDS_INPUT_SHAPES, Subgraph
 from deeplift.conversion.support import check_supported
-from deeplift.conversion.spec import INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef
 from deeplift.models import GraphModel, SequentialModel
 
 MODE_ARGUMENTS = ("nonlinear_mxts_mode", "dense_mxts_mode", "conv_mxts_mode",
@@ -34,9 +38,10 @@ class _Builder:
         self.layer_overrides = layer_overrides
         self.converters = {**layer_converters.CONVERTERS, **custom_conversion_funcs}
         self.by_name = {layer.name: layer for layer in spec.layers}
+        self.fallback_classes: set[str] = set()
 
     def convert_layer(self, layer: LayerSpec, name: str, position: int | None,
-                      num_inputs: int = 1) -> list[dl.Layer]:
+                      node: int = 0, inputs: list[dl.Layer] = ()) -> list[dl.Layer]:
         modes = dict(self.modes)
         for key in (layer.name, position):
             if key is not None and key in self.layer_overrides:
@@ -50,8 +55,15 @@ class _Builder:
         config = dict(layer.config)
         config[layer_converters.KERAS_WEIGHTS_KEY] = layer.weights
         config[layer_converters.KERAS_MAJOR_KEY] = self.spec.keras_major
-        config[layer_converters.NUM_INPUTS_KEY] = num_inputs
+        config[layer_converters.NUM_INPUTS_KEY] = len(inputs)
         config.setdefault("name", layer.name)
+        if layer.class_name in self.fallback_classes:
+            config["_fallback_class"] = layer.class_name
+        if layer.class_name in NEEDS_INPUT_SHAPES or layer.class_name in self.fallback_classes:
+            config[INPUT_SHAPES_KEY] = [tuple(x.get_shape()) for x in inputs]
+        if CALL_INPUTS_KEY in config:  # input names of this call only
+            calls = config[CALL_INPUTS_KEY]
+            config[CALL_INPUTS_KEY] = list(calls[node]) if node < len(calls) else []
         try:
             converted = self.converters[layer.class_name](
                 config=config, name=name, verbose=self.verbose, **modes)
@@ -66,6 +78,8 @@ class _Builder:
                 f"{self.spec.source}: the converter for layer {layer.name!r} "
                 f"({layer.class_name}) must return a non-empty list of deeplift layers; "
                 f"got {converted!r}.")
+        if isinstance(converted, Subgraph):
+            return converted
         for previous, current in zip(converted[:-1], converted[1:]):
             if current.inputs is None:  # layers the converter wired itself stay so
                 current.set_inputs(previous)
@@ -82,8 +96,8 @@ class _Builder:
                                   f"with its input shape.")
         chain: list[dl.Layer] = [self.input_layer(first, "input")]
         for position, layer in enumerate(rest):
-            converted = self.convert_layer(layer, str(position), position)
-            converted[0].set_inputs(chain[-1])
+            converted = self.convert_layer(layer, str(position), position, 0, [chain[-1]])
+            _connect(converted, [chain[-1]], layer)
             chain.extend(converted)
         return SequentialModel(chain, output_name=rest[-1].name if rest else None)
 
@@ -95,14 +109,14 @@ class _Builder:
         visiting: set = set()
 
         def produce(ref: TensorRef, referrer: str) -> dl.Layer:
-            if ref.tensor_index != 0:
-                raise ConversionError(
-                    f"{self.spec.source}: layer {referrer!r} uses output {ref.tensor_index} of "
-                    f"layer {ref.layer!r}; layers with several outputs are not supported.")
             key = (ref.layer, ref.node_index)
             if key not in outputs_of:
                 build_node(self.by_name[ref.layer], ref.node_index)
-            return outputs_of[key]
+            if ref.tensor_index >= len(outputs_of[key]):
+                raise ConversionError(
+                    f"{self.spec.source}: layer {referrer!r} uses output {ref.tensor_index} of "
+                    f"layer {ref.layer!r}, which gives {len(outputs_of[key])} output(s).")
+            return outputs_of[key][ref.tensor_index]
 
         def build_node(layer: LayerSpec, node: int) -> None:
             key = (layer.name, node)
@@ -116,12 +130,12 @@ class _Builder:
                 converted = [self.input_layer(layer, name)]
             else:
                 inputs = [produce(ref, layer.name) for ref in layer.inbound[node]]
-                converted = self.convert_layer(layer, name, None, len(inputs))
-                head = converted[0]
-                head.set_inputs(inputs if head.takes_list_input else _single(inputs, layer))
+                converted = self.convert_layer(layer, name, None, node, inputs)
+                _connect(converted, inputs, layer)
             for deeplift_layer in converted:
                 name_to_layer[deeplift_layer.name] = deeplift_layer
-            outputs_of[key] = converted[-1]
+            outputs_of[key] = (converted.outputs if isinstance(converted, Subgraph)
+                               else [converted[-1]])
             visiting.discard(key)
 
         for layer, node in pending:
@@ -136,6 +150,20 @@ class _Builder:
         return GraphModel(name_to_layer, input_names, outputs)
 
 
+def _connect(converted: list[dl.Layer], inputs: list[dl.Layer], layer: LayerSpec) -> None:
+    """Feeds the Keras layer's input tensors to its converted layers."""
+    if isinstance(converted, Subgraph):
+        if len(inputs) != len(converted.entries):
+            raise ConversionError(
+                f"layer {layer.name!r} ({layer.class_name}) was converted for "
+                f"{len(converted.entries)} input(s); the model gives it {len(inputs)}.")
+        for entry, tensor in zip(converted.entries, inputs):
+            entry.set_inputs(tensor)
+        return
+    head = converted[0]
+    head.set_inputs(inputs if head.takes_list_input else _single(inputs, layer))
+
+
 def _single(inputs: list, layer: LayerSpec):
     if len(inputs) != 1:
         raise ConversionError(f"layer {layer.name!r} ({layer.class_name}) takes one input; "
@@ -145,7 +173,8 @@ def _single(inputs: list, layer: LayerSpec):
 
 def build_model(spec: ModelSpec, *, nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
                 maxpool_deeplift_mode, verbose: bool = True, layer_overrides: dict | None = None,
-                custom_conversion_funcs: dict[str, Callable] | None = None):
+                custom_conversion_funcs: dict[str, Callable] | None = None,
+                fallback_steps: int | None = None, live_model=None):
     """Builds the DeepLIFT model of ``spec``: a ``SequentialModel`` for
     Sequential Keras models, a ``GraphModel`` otherwise.
 
@@ -154,8 +183,14 @@ def build_model(spec: ModelSpec, *, nonlinear_mxts_mode, dense_mxts_mode, conv_m
             unsupported options, or a converter failure, naming the file.
     """
     custom_conversion_funcs = dict(custom_conversion_funcs or {})
+    fallbacks = {}
+    if fallback_steps is not None:
+        fallbacks = fallback.converters_for(spec, fallback_steps, custom_conversion_funcs,
+                                            live_model)
+        custom_conversion_funcs.update(fallbacks)
     check_supported(spec, custom_conversion_funcs)
     modes = dict(nonlinear_mxts_mode=nonlinear_mxts_mode, dense_mxts_mode=dense_mxts_mode,
                  conv_mxts_mode=conv_mxts_mode, maxpool_deeplift_mode=maxpool_deeplift_mode)
     builder = _Builder(spec, modes, verbose, dict(layer_overrides or {}), custom_conversion_funcs)
+    builder.fallback_classes = set(fallbacks)
     return builder.build_sequential() if spec.is_sequential else builder.build_functional()

@@ -11,19 +11,16 @@ as sub-trees) whose tensor references are local to their level;
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.layer_config import (
-    BUILD_INPUT_SHAPE_KEY, BATCH_SHAPE_KEY, CLASS_NAME_KEY, CONFIG_KEY, DTYPE_KEY,
-    INBOUND_NODES_KEY,
-    INPUT_LAYER_CLASS, INPUT_LAYERS_KEY, KERAS_HISTORY_KEY, KERAS_TENSOR_CLASS, LAYERS_KEY,
-    MODULE_KEY, NAME_KEY, NODE_ARGS_KEY, NODE_KWARGS_KEY, NUMPY_CLASS, OP_ARGS_KEY,
-    OP_KWARGS_KEY, OPS_CLASS_PREFIX, OPS_MODULE_PREFIXES, OUTPUT_LAYERS_KEY, TENSOR_SLOT_KEY,
-    batch_shape_from_config, snake_case,
+    BATCH_SHAPE_KEY, BUILD_INPUT_SHAPE_KEY, CALL_INPUTS_KEY, CLASS_NAME_KEY, CONFIG_KEY,
+    DTYPE_KEY, INBOUND_NODES_KEY, INPUT_LAYERS_KEY, INPUT_LAYER_CLASS, LAYERS_KEY, MODULE_KEY,
+    NAME_KEY, NODE_ARGS_KEY, NODE_KWARGS_KEY, OPS_CLASS_PREFIX, OPS_MODULE_PREFIXES,
+    OUTPUT_LAYERS_KEY, TENSOR_KWARG_SIGNATURES, batch_shape_from_config, snake_case,
 )
-
-LocalRef = tuple[str, int, int]  # (layer, node, tensor) inside one model level
+from deeplift.conversion.node_args import (
+    LocalRef, collect_keras_tensors, collect_list_refs, named_call_tensors, with_op_arguments,
+)
 
 
 @dataclass(eq=False)
@@ -52,45 +49,6 @@ class ParsedModel:
 
 def _is_model_config(config: Any) -> bool:
     return isinstance(config, list) or (isinstance(config, dict) and LAYERS_KEY in config)
-
-
-def _is_triple(obj: Any) -> bool:
-    return (
-        isinstance(obj, (list, tuple))
-        and len(obj) >= 3
-        and isinstance(obj[0], str)
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in obj[1:3])
-    )
-
-
-def _sorted_values(obj: dict) -> list:
-    # Keras flattens dict structures in sorted-key order.
-    return [obj[key] for key in sorted(obj)]
-
-
-def _collect_list_refs(obj: Any) -> list[LocalRef]:
-    """Keras 2 dialect: ``[name, node, tensor, kwargs]`` entries, possibly nested."""
-    if _is_triple(obj):
-        return [(obj[0], int(obj[1]), int(obj[2]))]
-    if isinstance(obj, (list, tuple)):
-        return [ref for item in obj for ref in _collect_list_refs(item)]
-    if isinstance(obj, dict):
-        return [ref for item in _sorted_values(obj) for ref in _collect_list_refs(item)]
-    return []
-
-
-def _collect_keras_tensors(obj: Any) -> list[LocalRef]:
-    """Keras 3 dialect: ``__keras_tensor__`` dicts anywhere in a structure."""
-    if isinstance(obj, dict):
-        if obj.get(CLASS_NAME_KEY) == KERAS_TENSOR_CLASS:
-            history = (obj.get(CONFIG_KEY) or {}).get(KERAS_HISTORY_KEY)
-            if not _is_triple(history):
-                return []
-            return [(history[0], int(history[1]), int(history[2]))]
-        return [ref for item in _sorted_values(obj) for ref in _collect_keras_tensors(item)]
-    if isinstance(obj, (list, tuple)):
-        return [ref for item in obj for ref in _collect_keras_tensors(item)]
-    return []
 
 
 class ModelParser:
@@ -245,15 +203,15 @@ class ModelParser:
                 )
             entry.calls = [self._parse_node(node, entry) for node in nodes]
             if entry.class_name.startswith(OPS_CLASS_PREFIX) and nodes:
-                entry.config = _with_op_arguments(entry.config, nodes[0])
+                entry.config = with_op_arguments(entry.config, nodes[0])
             entries.append(entry)
         _assign_object_keys(entries)
         model = ParsedModel(
             name=model_name,
             is_sequential=False,
             entries=entries,
-            inputs=_collect_list_refs(config.get(INPUT_LAYERS_KEY)),
-            outputs=_collect_list_refs(config.get(OUTPUT_LAYERS_KEY)),
+            inputs=collect_list_refs(config.get(INPUT_LAYERS_KEY)),
+            outputs=collect_list_refs(config.get(OUTPUT_LAYERS_KEY)),
         )
         self._index(model)
         if not model.inputs or not model.outputs:
@@ -267,12 +225,22 @@ class ModelParser:
 
     def _parse_node(self, node: Any, entry: Entry) -> list[LocalRef]:
         """Input tensors of one call, from either inbound-node dialect."""
+        if entry.class_name in TENSOR_KWARG_SIGNATURES and isinstance(entry.config, dict):
+            names, refs = named_call_tensors(node, TENSOR_KWARG_SIGNATURES[entry.class_name])
+            call_kwargs = (node.get(NODE_KWARGS_KEY) if isinstance(node, dict)
+                           else node[0][3] if isinstance(node, (list, tuple)) and node
+                           and len(node[0]) > 3 else None) or {}
+            if isinstance(call_kwargs, dict) and call_kwargs.get("use_causal_mask"):
+                entry.config["use_causal_mask"] = True  # the converter refuses it
+            if refs:
+                entry.config.setdefault(CALL_INPUTS_KEY, []).append(names)
+                return refs
         if isinstance(node, dict):  # Keras 3
-            refs = _collect_keras_tensors(node.get(NODE_ARGS_KEY, []))
+            refs = collect_keras_tensors(node.get(NODE_ARGS_KEY, []))
             if not refs:  # called with keyword arguments only
-                refs = _collect_keras_tensors(list((node.get(NODE_KWARGS_KEY) or {}).values()))
+                refs = collect_keras_tensors(list((node.get(NODE_KWARGS_KEY) or {}).values()))
         elif isinstance(node, (list, tuple)):  # Keras 2; kwargs tensors ignored
-            refs = _collect_list_refs(node)
+            refs = collect_list_refs(node)
         else:
             refs = []
         if not refs:
@@ -353,31 +321,6 @@ class ModelParser:
             target = model.by_name.get(layer)
             if target is not None and target.class_name == INPUT_LAYER_CLASS:
                 refs[i] = (layer, 0, tensor)  # Keras reads an InputLayer's node 0
-
-
-def _op_template(obj: Any, slots: list[int]) -> Any:
-    """``obj`` with Keras tensors replaced by numbered slots (in the order
-    :func:`_collect_keras_tensors` lists them) and numpy constants by arrays."""
-    if isinstance(obj, dict):
-        if obj.get(CLASS_NAME_KEY) == KERAS_TENSOR_CLASS:
-            slots.append(len(slots))
-            return {TENSOR_SLOT_KEY: slots[-1]}
-        if obj.get(CLASS_NAME_KEY) == NUMPY_CLASS:
-            return np.asarray((obj.get(CONFIG_KEY) or {}).get("value"), dtype=np.float32)
-        return {key: _op_template(obj[key], slots) for key in sorted(obj)}
-    if isinstance(obj, (list, tuple)):
-        return [_op_template(item, slots) for item in obj]
-    return obj
-
-
-def _with_op_arguments(config: Any, node: Any) -> dict:
-    """An ops node's config plus its call's arguments (see ``OP_ARGS_KEY``)."""
-    config = dict(config) if isinstance(config, dict) else {}
-    slots: list[int] = []
-    if isinstance(node, dict):
-        config[OP_ARGS_KEY] = _op_template(node.get(NODE_ARGS_KEY, []), slots)
-        config[OP_KWARGS_KEY] = _op_template(node.get(NODE_KWARGS_KEY) or {}, slots)
-    return config
 
 
 def _assign_object_keys(entries: list[Entry]) -> None:

@@ -38,6 +38,13 @@ VARS_GROUP = "vars"
 WRAPPED_LAYER_GROUP = "layer"
 NAME_ATTR = "name"
 DEFAULT_MAJOR = 3
+#: Composite layers keep their weights in sub-objects, not in their own
+#: ``vars``: the sub-object keys in ``get_weights()`` order, per class.
+NESTED_VARS = {
+    "MultiHeadAttention": ("query_dense", "key_dense", "value_dense", "output_dense"),
+    "LSTM": ("cell",), "GRU": ("cell",), "SimpleRNN": ("cell",),
+    "Bidirectional": ("forward_layer/cell", "backward_layer/cell"),
+}
 
 
 class ObjectTreeWeights:
@@ -59,6 +66,19 @@ class ObjectTreeWeights:
             group = self._child(group, name, key)
             if group is None:
                 return None
+        if location.class_name in NESTED_VARS and not _has_vars(group):
+            arrays = []
+            for path in NESTED_VARS[location.class_name]:
+                child = group.get(path)
+                found = None if child is None else self._vars_of(child, location)
+                if found is None:
+                    return None
+                arrays.extend(found)
+            return arrays
+        return self._vars_of(group, location)
+
+    def _vars_of(self, group: h5py.Group, location: spec_lib.LayerLocation
+                 ) -> list[np.ndarray] | None:
         variables = group.get(VARS_GROUP)
         # A wrapper (TimeDistributed, Bidirectional's halves) keeps no
         # variables of its own; the wrapped layer's are under "layer".
@@ -110,6 +130,11 @@ class ObjectTreeWeights:
                         index[layer_name] = key
             self._name_index[container.name] = index
         return self._name_index[container.name]
+
+
+def _has_vars(group: h5py.Group) -> bool:
+    variables = group.get(VARS_GROUP)
+    return isinstance(variables, h5py.Group) and len(variables) > 0
 
 
 def is_object_tree_weights(root: h5py.Group) -> bool:

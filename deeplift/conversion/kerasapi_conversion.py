@@ -43,7 +43,7 @@ def convert_model_from_saved_files(
         nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault, verbose: bool = True,
         dense_mxts_mode=DenseMxtsMode.Linear, conv_mxts_mode=ConvMxtsMode.Linear,
         maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient, layer_overrides: dict | None = None,
-        custom_conversion_funcs: dict | None = None):
+        custom_conversion_funcs: dict | None = None, fallback_steps: int | None = None):
     """Converts a saved Keras model (``.h5`` of Keras 2 or 3, or ``.keras``).
 
     Args:
@@ -60,6 +60,11 @@ def convert_model_from_saved_files(
             ``{"conv1": {"nonlinear_mxts_mode": NonlinearMxtsMode.Gradient}}``.
         custom_conversion_funcs: ``{"KerasClassName": fn}`` for layers this
             package does not convert (see ``layer_converters``).
+        fallback_steps: opt-in: convert every layer without a rule by its
+            path-averaged gradient over this many steps
+            (``deeplift.layers.fallback``); from a file only Keras built-in
+            classes (never Lambda or custom classes). ``None``: unsupported
+            layers are an error.
 
     Returns:
         ``SequentialModel`` for Sequential Keras models, else ``GraphModel``.
@@ -71,6 +76,7 @@ def convert_model_from_saved_files(
     spec = read_model_spec(h5_file, json_file=json_file, yaml_file=yaml_file)
     return build_model(spec, verbose=verbose, layer_overrides=layer_overrides,
                        custom_conversion_funcs=custom_conversion_funcs,
+                       fallback_steps=fallback_steps,
                        **_parse_modes(nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
                                       maxpool_deeplift_mode))
 
@@ -79,12 +85,15 @@ def convert_keras_model(
         model, nonlinear_mxts_mode=NonlinearMxtsMode.DeepLIFT_GenomicsDefault,
         verbose: bool = True, dense_mxts_mode=DenseMxtsMode.Linear,
         conv_mxts_mode=ConvMxtsMode.Linear, maxpool_deeplift_mode=MaxPoolDeepLiftMode.gradient,
-        layer_overrides: dict | None = None, custom_conversion_funcs: dict | None = None):
+        layer_overrides: dict | None = None, custom_conversion_funcs: dict | None = None,
+        fallback_steps: int | None = None):
     """Converts an in-memory ``keras.Model`` (Sequential or functional);
-    keyword arguments as in ``convert_model_from_saved_files``."""
+    keyword arguments as in ``convert_model_from_saved_files`` (the
+    fallback wraps the live layer objects, of any class)."""
     spec = read_model_spec(model)
     return build_model(spec, verbose=verbose, layer_overrides=layer_overrides,
                        custom_conversion_funcs=custom_conversion_funcs,
+                       fallback_steps=fallback_steps, live_model=model,
                        **_parse_modes(nonlinear_mxts_mode, dense_mxts_mode, conv_mxts_mode,
                                       maxpool_deeplift_mode))
 

@@ -35,6 +35,13 @@ KERAS_HISTORY_KEY = "keras_history"
 KERAS_TENSOR_CLASS = "__keras_tensor__"
 
 INPUT_LAYER_CLASS = "InputLayer"
+#: Layers whose calls pass tensors by keyword: their call signature's tensor
+#: arguments in order. Their inputs are recorded by name (positional ones
+#: first) under ``CALL_INPUTS_KEY`` in the config: one list per call.
+TENSOR_KWARG_SIGNATURES = {
+    "MultiHeadAttention": ("query", "value", "key", "attention_mask"),
+}
+CALL_INPUTS_KEY = "call_inputs"
 # Keras-ops nodes (``x + 3.0``, ``keras.ops.mean(x)``) are saved like layers but
 # with ``"module": "keras.src.ops.<numpy|nn|...>"``; they are renamed
 # ``"ops.<ClassName>"`` (e.g. ``"ops.Add"``) so they never pass for the layer of

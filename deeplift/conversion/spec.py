@@ -24,10 +24,12 @@ from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.flatten import Flattener
 from deeplift.conversion.layer_config import (  # noqa: F401  (public names of this module)
     ACTIVATION_KEY, AXIS_KEY, BATCH_INPUT_SHAPE_KEY, BATCH_NORM_CLASSES, BATCH_SHAPE_KEY,
-    BUILD_INPUT_SHAPE_KEY, CLASS_NAME_KEY, CONFIG_KEY, DEFAULT_ACTIVATION, DTYPE_KEY,
+    BUILD_INPUT_SHAPE_KEY, CALL_INPUTS_KEY, CLASS_NAME_KEY, CONFIG_KEY, DEFAULT_ACTIVATION,
+    DTYPE_KEY,
     INBOUND_NODES_KEY, INPUT_DIM_KEY, INPUT_LAYER_CLASS, INPUT_LAYERS_KEY, INPUT_SHAPE_KEY,
     KERAS_HISTORY_KEY, KERAS_TENSOR_CLASS, LAYERS_KEY, NAME_KEY, NODE_ARGS_KEY,
-    NODE_KWARGS_KEY, OUTPUT_LAYERS_KEY, SHAPE_KEY, WEIGHTED_CLASSES, activation_name,
+    NODE_KWARGS_KEY, OUTPUT_LAYERS_KEY, SHAPE_KEY, TENSOR_KWARG_SIGNATURES, WEIGHTED_CLASSES,
+    activation_name,
     batch_shape_from_config, infer_keras_major, normalise_layer_config, snake_case,
 )
 from deeplift.conversion.model_spec import (  # noqa: F401

@@ -12,9 +12,9 @@ from __future__ import annotations
 # Every converter module, imported for its registrations in layer_converters'
 # tables (the builder and `deeplift convert --supported` both come through here).
 from deeplift.conversion import (  # noqa: F401
-    converters_activations, converters_convolutional, converters_merge,
-    converters_normalization, converters_ops, converters_preprocessing, converters_reshaping,
-    converters_wrappers, layer_converters,
+    converters_activations, converters_attention, converters_convolutional, converters_merge,
+    converters_normalization, converters_ops, converters_preprocessing, converters_recurrent,
+    converters_reshaping, converters_wrappers, layer_converters,
 )
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.layer_config import INPUT_LAYER_CLASS, OPS_CLASS_PREFIX

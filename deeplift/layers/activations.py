@@ -12,6 +12,7 @@ import math
 
 import tensorflow as tf
 
+from deeplift.layers import softmax
 from deeplift.layers.base import Layer, as_float32_constant
 from deeplift.modes import NonlinearMxtsMode
 from deeplift.rules import effective_mode, get_rule
@@ -218,15 +219,49 @@ class Softplus(Activation):
 class Softmax(Activation):
     """Softmax over the last axis.
 
-    Not element-wise: Gradient-type rules use the exact Jacobian; Rescale
-    uses the element-wise ratio ``dy/dx`` (falling back to the diagonal of
-    the Jacobian, ``y0 (1 - y0)``), which does not sum to delta. Softmax is
-    normally the output, and scores are taken on the logits before it.
-    For the same reason its own contributions are ``m * (dy+ + dy-)``,
-    built from those parts, not ``m * (y - y0)``.
+    Args:
+        conserving: ``False`` (default) keeps the original package's
+            element-wise treatment below, so migrated models give the
+            original's numbers; ``True`` uses the conserving rule of
+            ``deeplift.layers.softmax`` (exp, sum, reciprocal, product: sums
+            to delta and credits every logit for every output); ``None``
+            the conserving rule when the softmax feeds other layers (inside
+            a network) and the original's for a final softmax.
+            ``deeplift.layers.softmax.use_conserving_softmax(model)`` switches
+            a converted model's inner softmaxes.
+        nonlinear_mxts_mode, name, verbose: see ``Activation``.
+
+    Original treatment: not element-wise, so Gradient-type rules use the
+    exact Jacobian; Rescale uses the element-wise ratio ``dy/dx`` (falling
+    back to the diagonal of the Jacobian, ``y0 (1 - y0)``), which does not
+    sum to delta. Softmax is normally the output, and scores are taken on
+    the logits before it. For the same reason its own contributions are
+    ``m * (dy+ + dy-)``, built from those parts, not ``m * (y - y0)``.
     """
 
-    parts_sum_to_difference = False
+    def __init__(self, conserving: bool | None = False, **kwargs):
+        super().__init__(**kwargs)
+        self.conserving = None if conserving is None else bool(conserving)
+
+    def uses_conserving_rule(self, mode=None) -> bool:
+        wanted = self.conserving if self.conserving is not None else bool(self._consumers)
+        return wanted and (mode is None or mode in softmax.SUPPORTED_MODES)
+
+    @property
+    def parts_sum_to_difference(self) -> bool:
+        return self.uses_conserving_rule()
+
+    def forward_parts(self, fp):
+        mode = fp.mode(self)
+        if self.uses_conserving_rule(mode):
+            return softmax.conserving_parts(self, fp, mode)
+        return super().forward_parts(fp)
+
+    def backward(self, fp, pos, neg):
+        mode = fp.mode(self)
+        if self.uses_conserving_rule(mode):
+            return [softmax.conserving_backward(self, fp, mode, pos, neg)]
+        return super().backward(fp, pos, neg)
 
     def fn(self, x):
         return tf.nn.softmax(x, axis=-1)

@@ -1,25 +1,34 @@
 """Max and average pooling (1D/2D/3D) and their global variants.
 
 Average pools are routing layers (linear, non-negative weights). Max pools
-use the original package's only multiplier rule, "gradient": each
-multiplier goes to the arg-max of the actual input inside its window (on a
-tie, the first maximum, as TensorFlow's max-pool gradient does); global max
-pools give the full multiplier to every position equal to the maximum.
-Summation-to-delta through a max pool holds whenever the reference is
-constant inside each window. Max pools whose windows tile the input (the
-usual genomics and image layouts) route all tasks' multipliers in one fused
-kernel (``kernels.route_to_first_max``); other layouts use TensorFlow's
-max-pool gradient on the input repeated once per task.
+have two multiplier rules (``maxpool_deeplift_mode``):
+
+* ``gradient`` (the original package's only rule, the Python API's
+  default): each multiplier goes to the arg-max of the actual input inside
+  its window (on a tie, the first maximum, as TensorFlow's max-pool gradient
+  does); global max pools give the full multiplier to every position equal
+  to the maximum. Summation-to-delta holds only where the reference's
+  arg-max is the input's (e.g. a reference constant inside each window).
+  Max pools whose windows tile the input (the usual genomics and image
+  layouts) route all tasks' multipliers in one fused kernel
+  (``kernels.route_to_first_max``); other layouts use TensorFlow's max-pool
+  gradient on the input repeated once per task.
+* ``cross_max`` (SHAP DeepExplainer's and tangermeme's rule): credits both
+  the input's and the reference's arg-max and conserves for any reference;
+  it also defines the output's positive/negative parts so that RevealCancel
+  downstream conserves (see ``deeplift.layers.cross_max``).
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
 from deeplift import kernels
+from deeplift.layers import cross_max
 from deeplift.layers.base import Layer, RoutingLayer
 from deeplift.streams import map_streams, sign_split
 from deeplift.layers.helpers import (
-    channels_last_op, parse_data_format, standardize_tuple,
+    channels_last_op, parse_data_format, standardize_tuple, to_channels_first,
+    to_channels_last,
 )
 from deeplift.modes import DataFormat, MaxPoolDeepLiftMode, PaddingMode
 
@@ -64,9 +73,23 @@ class _MaxPool(_PoolOptions, Layer):
         return self._pool(inputs[0], "MAX")
 
     def forward_parts(self, fp):
+        if self.maxpool_deeplift_mode == MaxPoolDeepLiftMode.cross_max:
+            return _cross_max_parts(self, fp)
         # The original left these undefined (zeros); splitting the output's
         # own difference by sign keeps "parts sum to the difference" true.
         return sign_split(fp.diff(self))
+
+    def _windows(self, x: tf.Tensor) -> cross_max.Windows:
+        """The cross_max window geometry for the channels_last input ``x``."""
+        spatial = tuple(x.shape[1:-1])
+        if None in spatial:
+            raise ValueError(
+                f"Layer {self.name!r} ({type(self).__name__}): "
+                f"maxpool_deeplift_mode=cross_max needs the input's spatial sizes, "
+                f"but they are unknown ({(None,) + spatial}); give the Input layer a "
+                f"fixed shape.")
+        return cross_max.Windows.of_pool(spatial, self.pool_size, self.strides,
+                                         self.padding == PaddingMode.same)
 
     def _windows_tile_the_input(self) -> bool:
         """Strides = pool size over a channels_last input of known shape,
@@ -80,6 +103,8 @@ class _MaxPool(_PoolOptions, Layer):
             size % pool == 0 for size, pool in zip(shape[1:-1], self.pool_size))
 
     def backward(self, fp, pos, neg):
+        if self.maxpool_deeplift_mode == MaxPoolDeepLiftMode.cross_max:
+            return [_cross_max_backward(self, fp, pos, neg)]
         x, rows = fp.act_and_rows(self.inputs)
         if self._windows_tile_the_input():
             shape = self.inputs.get_shape()
@@ -104,6 +129,52 @@ class _MaxPool(_PoolOptions, Layer):
             return tf.reshape(grad, tf.concat([[num_tasks, -1], tf.shape(x)[1:]], 0))
 
         return [map_streams(route, pos, neg)]
+
+
+def _last(layer, x):
+    return to_channels_last(x, layer.data_format)
+
+
+def _cross_max_parts(layer, fp):
+    """The pool output's parts under cross_max (see ``cross_max``)."""
+    x, rows = fp.act_and_rows(layer.inputs)
+    pos_in, neg_in = fp.parts(layer.inputs)
+    x = _last(layer, x)
+    windows = layer._windows(x)
+    pos, neg = cross_max.cross_max_parts(x, _last(layer, fp.ref(layer.inputs)),
+                                         _last(layer, pos_in), _last(layer, neg_in),
+                                         rows, windows)
+    # one value per window, channels_last -> the output's layout and shape
+    last_shape = tf.concat([tf.shape(pos)[:1], windows.out_spatial, [-1]], 0)
+    shape = tf.shape(fp.act(layer))
+    return tuple(tf.reshape(to_channels_first(tf.reshape(part, last_shape), layer.data_format),
+                            shape) for part in (pos, neg))
+
+
+def _cross_max_backward(layer, fp, pos, neg):
+    """Multipliers on the pool's input under cross_max; both streams go
+    through one kernel call, stacked along the task axis."""
+    x, rows = fp.act_and_rows(layer.inputs)
+    x = _last(layer, x)
+    x0 = _last(layer, fp.ref(layer.inputs))
+    windows = layer._windows(x)
+    act = fp.shape_template(layer)
+    channels_first = layer.data_format == DataFormat.channels_first
+    stacked = pos if pos is neg else tf.concat([pos, neg], 0)
+    # (T, N, *out) -> (T, N, *out_spatial, C) channels_last
+    mxts = tf.reshape(stacked, tf.concat([tf.shape(stacked)[:2], tf.shape(act)[1:]], 0))
+    if channels_first:
+        rank = mxts.shape.rank
+        mxts = tf.transpose(mxts, [0, 1] + list(range(3, rank)) + [2])
+    out_shape = [d for d in windows.out_spatial] + [-1]
+    mxts = tf.reshape(mxts, tf.concat([tf.shape(mxts)[:2], out_shape], 0))
+    result = cross_max.cross_max_multipliers(mxts, x, x0, rows, windows)
+    if channels_first:
+        rank = result.shape.rank
+        result = tf.transpose(result, [0, 1, rank - 1] + list(range(2, rank - 1)))
+    if pos is neg:
+        return result, result
+    return tuple(tf.split(result, 2, axis=0))
 
 
 class _AvgPool(_PoolOptions, RoutingLayer):
@@ -193,9 +264,16 @@ class _GlobalMaxPool(_GlobalPool, Layer):
         return self._reduce(inputs[0], tf.reduce_max)
 
     def forward_parts(self, fp):
+        if self.maxpool_deeplift_mode == MaxPoolDeepLiftMode.cross_max:
+            return _cross_max_parts(self, fp)
         return sign_split(fp.diff(self))
 
+    def _windows(self, x: tf.Tensor) -> cross_max.Windows:
+        return cross_max.Windows.global_pool(x.shape.rank - 2)
+
     def backward(self, fp, pos, neg):
+        if self.maxpool_deeplift_mode == MaxPoolDeepLiftMode.cross_max:
+            return [_cross_max_backward(self, fp, pos, neg)]
         x = fp.act(self.inputs)
         pooled = self._reduce_keepdims(x, tf.reduce_max)
         is_max = tf.cast(tf.equal(x, pooled), x.dtype)

@@ -30,15 +30,21 @@ from deeplift.genomics_io import save_modisco_inputs  # noqa: E402
 from deeplift.modes import NonlinearMxtsMode  # noqa: E402
 from examples.genomics.simulation import TASK_NAMES, simulate_dataset  # noqa: E402
 
-#: Score methods: name -> (conversion mode, kind). "contribs" scores are the
-#: contributions of the converted model; "ig" is integrated gradients.
+#: Score methods: name -> (conversion mode, kind, max-pool mode). "contribs"
+#: scores are the contributions of the converted model; "ig" is integrated
+#: gradients. The max-pool mode is the original's "gradient" (the Python
+#: API's default) except for the cross_max rows, whose max pools conserve
+#: for any reference (the dinucleotide-shuffled ones move the arg-maxes).
 METHODS = {
-    "DeepLIFT GenomicsDefault": (NonlinearMxtsMode.DeepLIFT_GenomicsDefault, "contribs"),
-    "DeepLIFT Rescale": (NonlinearMxtsMode.Rescale, "contribs"),
-    "DeepLIFT RevealCancel": (NonlinearMxtsMode.RevealCancel, "contribs"),
-    "gradient x input": (NonlinearMxtsMode.Gradient, "contribs"),
-    "guided backprop x input": (NonlinearMxtsMode.GuidedBackprop, "contribs"),
-    "integrated gradients": (NonlinearMxtsMode.Gradient, "ig"),
+    "DeepLIFT GenomicsDefault": (NonlinearMxtsMode.DeepLIFT_GenomicsDefault, "contribs", "gradient"),
+    "DeepLIFT GenomicsDefault, cross_max": (NonlinearMxtsMode.DeepLIFT_GenomicsDefault, "contribs",
+                                            "cross_max"),
+    "DeepLIFT Rescale": (NonlinearMxtsMode.Rescale, "contribs", "gradient"),
+    "DeepLIFT Rescale, cross_max": (NonlinearMxtsMode.Rescale, "contribs", "cross_max"),
+    "DeepLIFT RevealCancel": (NonlinearMxtsMode.RevealCancel, "contribs", "gradient"),
+    "gradient x input": (NonlinearMxtsMode.Gradient, "contribs", "gradient"),
+    "guided backprop x input": (NonlinearMxtsMode.GuidedBackprop, "contribs", "gradient"),
+    "integrated gradients": (NonlinearMxtsMode.Gradient, "ig", "gradient"),
 }
 REFERENCES = ("zeros", "shuffled")
 
@@ -109,8 +115,9 @@ def score_all(model_path: str, data, settings: Settings, tasks: list[int]):
     """Scores of every method and reference: ``{(method, ref): [per task (N, L, 4)]}``."""
     one_hot = data.one_hot
     scores = {}
-    for method, (mode, kind) in METHODS.items():
-        model = kc.convert_model_from_saved_files(model_path, nonlinear_mxts_mode=mode)
+    for method, (mode, kind, pool_mode) in METHODS.items():
+        model = kc.convert_model_from_saved_files(model_path, nonlinear_mxts_mode=mode,
+                                                  maxpool_deeplift_mode=pool_mode)
         if kind == "contribs":
             func = model.get_target_contribs_func(find_scores_layer_idx=0, target_layer_idx=-2)
         else:

@@ -28,6 +28,11 @@ def test_genomics_notebook_runs_in_fast_mode(tmp_path):
     # windows (zero padding), so the sums are close but not exact there.
     relative_gap = float(text.split("relative to the largest logit difference: ")[1].split(")")[0])
     assert relative_gap < 1e-2
+    # cross_max max pools conserve for any reference
+    cross_gap = float(text.split("with cross_max max pools: largest gap ")[1].split("(relative: ")[1]
+                      .split(")")[0])
+    assert cross_gap < 1e-5
+    assert "DeepLIFT GenomicsDefault, cross_max" in text and "DeepLIFT Rescale, cross_max" in text
     for name in ["genomics_cnn.h5", "logo_task0.png", "task0_ohe.npz", "task0_shap.npz"]:
         assert (tmp_path / name).stat().st_size > 0
     ohe = np.load(tmp_path / "task0_ohe.npz")["arr_0"]

@@ -291,16 +291,25 @@ def test_reveal_cancel_right_after_max_pool_is_an_error(kind, through_noop):
     assert "max" in msg.lower() and "the_pool" in msg and "rc_relu" in msg
 
 
-def test_reveal_cancel_after_max_pool_with_a_layer_between_is_allowed():
-    # MaxPool -> Flatten -> RevealCancel: the Flatten carries the max pool's
-    # sign split, so this is accepted and sums to delta with a zero reference.
-    model = SequentialModel([L.Input(batch_shape=(None, 4, 1)), L.MaxPool1D(pool_length=2),
-                             L.Flatten(), L.ReLU(nonlinear_mxts_mode=M.RevealCancel),
-                             L.Dense(kernel=[[1.0], [-2.0]], bias=[0.0])])
-    func = model.get_target_contribs_func(find_scores_layer_idx=0, target_layer_idx=-1)
+def test_reveal_cancel_behind_a_flatten_needs_cross_max():
+    # MaxPool -> Flatten -> RevealCancel: the Flatten carries the pool's
+    # parts to RevealCancel, so gradient mode is refused; under cross_max the
+    # same network sums to delta with a reference whose arg-maxes differ.
+    def model(pool_mode):
+        return SequentialModel([
+            L.Input(batch_shape=(None, 4, 1)),
+            L.MaxPool1D(pool_length=2, maxpool_deeplift_mode=pool_mode, name="mp"),
+            L.Flatten(), L.ReLU(nonlinear_mxts_mode=M.RevealCancel, name="rc"),
+            L.Dense(kernel=[[1.0], [-2.0]], bias=[0.0])])
+
+    with pytest.raises(ValueError, match="'rc'.*'mp'.*cross_max"):
+        model("gradient").get_target_contribs_func(find_scores_layer_idx=0, target_layer_idx=-1)
+    func = model("cross_max").get_target_contribs_func(find_scores_layer_idx=0,
+                                                        target_layer_idx=-1)
     x = np.array([[1.0, 3.0, -2.0, -1.0]]).reshape(1, 4, 1)
-    # pooled (3, -1) -> relu (3, 0) -> t = 3; reference t = 0
-    np.testing.assert_allclose(func(0, [x], input_references_list=[0.0]).sum(), 3.0, rtol=1e-6)
+    ref = np.array([2.0, 0.0, -3.0, 1.0]).reshape(1, 4, 1)
+    # x: pooled (3, -1) -> relu (3, 0) -> t = 3; ref: pooled (2, 1) -> t = 2 - 2 = 0
+    np.testing.assert_allclose(func(0, [x], input_references_list=[ref]).sum(), 3.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize("length, padding", [(12, "valid"), (11, "valid"), (10, "same")])

@@ -1,0 +1,63 @@
+"""Linear layers of composite Keras layers: ``EinsumDense`` (the projections
+of MultiHeadAttention, Keras' ``EinsumDense``) and ``Scale`` (an
+element-wise affine map, e.g. ``1 - z`` in a GRU or the 1/2 of an average).
+
+Both are ``LinearLayer``s: their contribution parts and two-stream
+multipliers follow the linear rule of SEMANTICS.md with no extra code.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from deeplift.layers.base import LinearLayer, as_float32_constant
+
+
+class EinsumDense(LinearLayer):
+    """``y = einsum(equation, x, kernel) + bias``.
+
+    Args:
+        equation: a two-operand ``einsum`` equation, input first, batch axis
+            included, e.g. ``"abc,cde->abde"`` (Keras' EinsumDense form).
+        kernel: the weight array, shaped as the equation's second operand.
+        bias: an array broadcastable against the trailing axes of the output
+            (e.g. ``(heads, key_dim)`` for ``"abc,cde->abde"``); none when
+            omitted.
+        name, verbose: see ``Layer``.
+    """
+
+    def __init__(self, equation: str, kernel, bias=None, **kwargs):
+        super().__init__(kernel, None, **kwargs)
+        self.equation = str(equation).replace(" ", "")
+        if "->" not in self.equation or len(self.equation.split("->")[0].split(",")) != 2:
+            raise ValueError(
+                f"EinsumDense {self.name!r}: equation={equation!r} must have two "
+                f"operands (input, kernel) and an explicit output, e.g. 'abc,cde->abde'.")
+        kernel_axes = self.equation.split("->")[0].split(",")[1]
+        if len(kernel_axes) != self.kernel.shape.rank:
+            raise ValueError(
+                f"EinsumDense {self.name!r}: the equation's kernel operand "
+                f"{kernel_axes!r} has {len(kernel_axes)} axes but the kernel has shape "
+                f"{tuple(self.kernel.shape)}.")
+        self.bias = (tf.zeros([], tf.float32) if bias is None
+                     else as_float32_constant(bias, "bias", self.name))
+
+    def linear(self, x, kernel):
+        return tf.einsum(self.equation, x, kernel)
+
+
+class Scale(LinearLayer):
+    """``y = x * scale + shift``, element-wise, both broadcast against the
+    last axis (or scalars).
+
+    Args:
+        scale: scalar or ``(features,)`` array.
+        shift: scalar or ``(features,)`` array; 0 when omitted.
+        name, verbose: see ``Layer``.
+    """
+
+    def __init__(self, scale, shift=0.0, **kwargs):
+        super().__init__(tf.reshape(tf.constant(scale, tf.float32), [-1]), None, **kwargs)
+        self.bias = as_float32_constant(shift, "shift", self.name)
+
+    def linear(self, x, kernel):
+        return x * kernel
