@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         model = convert_model_from_saved_files(args.model, nonlinear_mxts_mode=args.mode,
-                                               maxpool_deeplift_mode=args.maxpool_mode)
+                                               maxpool_deeplift_mode=args.maxpool_mode,
+                                               fallback_steps=getattr(args, "fallback_steps",
+                                                                      None))
     except (ConversionError, FileNotFoundError, ValueError) as err:
         print(f"deeplift: {err}", file=sys.stderr)
         return 2
