@@ -13,6 +13,7 @@ from typing import Iterable
 from deeplift.layers.activations import Activation
 from deeplift.layers.base import Input, Layer, LinearLayer, check_can_be_target
 from deeplift.layers.pooling import _GlobalMaxPool, _MaxPool
+from deeplift.layers.product import Product
 from deeplift.modes import MaxPoolDeepLiftMode, NonlinearMxtsMode
 from deeplift.rules import effective_mode
 from deeplift.traversal import (
@@ -69,15 +70,16 @@ def gradient_max_pool_feeding(layer: Layer) -> tuple[Layer, list[Layer]] | None:
     max pools), with the layers in between (nearest to ``layer`` first); None
     when there is none.
 
-    Dense and convolutional layers end the search: they split their own
-    output by the sign of their input's difference and send their input one
-    multiplier stream, so nothing below them sees RevealCancel's two streams.
+    Dense and convolutional layers (every ``LinearLayer``) and products of
+    two variable tensors end the search: they split their own output by the
+    sign of their inputs' differences and send their inputs one multiplier
+    stream, so nothing below them sees RevealCancel's two streams.
     """
     seen: set[int] = set()
     stack = [(parent, []) for parent in reversed(layer.input_layers())]
     while stack:
         node, path = stack.pop()
-        if id(node) in seen or isinstance(node, (Input, LinearLayer)):
+        if id(node) in seen or isinstance(node, (Input, LinearLayer, Product)):
             continue
         seen.add(id(node))
         if (isinstance(node, (_MaxPool, _GlobalMaxPool))

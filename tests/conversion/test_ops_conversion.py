@@ -85,6 +85,22 @@ def test_gradient_mode_matches_gradient_tape(arithmetic):
                                  model, _inputs(3), task=0)
 
 
+def test_gelu_op_default_is_the_tanh_approximation(tmp_path):
+    """``keras.ops.gelu`` defaults to ``approximate=True`` (unlike the
+    ``gelu`` activation): both forms convert and match Keras."""
+    x = keras.Input((5,), name="x")
+    h = keras.layers.Dense(4, name="d")(x)
+    out = keras.layers.Dense(2, name="out")(ops.gelu(h) + ops.gelu(h, approximate=False))
+    model = keras.Model(x, out)
+    sources = save_both(model, tmp_path, "gelu")
+    # Inputs spread wide enough that tanh-approximate and exact gelu differ
+    # by more than the tolerance, so a swapped form fails.
+    inputs = [np.random.default_rng(3).normal(scale=3.0, size=(6, 5)).astype(np.float32)]
+    for source in SOURCES:
+        assert_forward_matches(convert(sources[source], nonlinear_mxts_mode=M.Rescale), model,
+                               inputs)
+
+
 def test_unsupported_ops_join_the_one_error(tmp_path):
     x = keras.Input((5,), name="x")
     h = keras.layers.Dense(5, name="d")(x)
