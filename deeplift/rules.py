@@ -129,7 +129,7 @@ def _reveal_cancel(layer, fp, pos, neg):
         return kernels.reveal_cancel_slopes(fp.ref(layer.inputs), pos_in, neg_in, layer.fn)
 
     slope_pos, slope_neg = fp.cached(layer, "reveal_cancel_slopes", compute)
-    return pos * slope_pos, neg * slope_neg
+    return kernels.scale_streams(pos, neg, slope_pos, slope_neg)
 
 
 register_rule(NonlinearMxtsMode.Rescale, _rescale)

@@ -220,9 +220,7 @@ class ElementwiseAffine(Layer):
             return pos_in, neg_in
         rank = pos_in.shape.rank
         scale = self._laid_out(self.gamma, rank, rank)
-        keeps_sign = scale > 0
-        return (tf.where(keeps_sign, pos_in, neg_in) * scale,
-                tf.where(keeps_sign, neg_in, pos_in) * scale)
+        return kernels.scale_parts_by_sign(pos_in, neg_in, scale)
 
     def backward(self, fp, pos, neg):
         if self.gamma is None:
@@ -232,6 +230,4 @@ class ElementwiseAffine(Layer):
         if pos is neg:
             mxts = pos * scale
             return [(mxts, mxts)]
-        keeps_sign = scale > 0
-        return [(tf.where(keeps_sign, pos, neg) * scale,
-                 tf.where(keeps_sign, neg, pos) * scale)]
+        return [kernels.scale_parts_by_sign(pos, neg, scale)]
