@@ -93,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deeplift", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     convert = sub.add_parser("convert", help="print the converted layer graph")
-    convert.add_argument("model", help=".h5 or .keras file")
+    convert.add_argument("model", nargs="?", help=".h5 or .keras file")
     convert.add_argument("--mode", default="DeepLIFT_GenomicsDefault")
+    convert.add_argument("--supported", action="store_true",
+                         help="list the Keras layer classes and activations that convert")
     score = sub.add_parser("score", help="score sequences and write modisco-lite inputs")
     score.add_argument("model", help=".h5 or .keras file")
     score.add_argument("--sequences", help="FASTA file or .npy one-hot (N, L, 4)")
@@ -115,6 +117,17 @@ def main(argv: list[str] | None = None) -> int:
                              help="max-pool rule (cross_max conserves for any reference; "
                                   "gradient is the original's)")
     args = parser.parse_args(argv)
+    if args.command == "convert" and args.supported:
+        from deeplift.conversion.support import (
+            supported_activations, supported_classes, supported_ops,
+        )
+
+        print("Keras layer classes: " + ", ".join(supported_classes()))
+        print("Keras ops on tensors: " + ", ".join(supported_ops()))
+        print("Fused activations: " + ", ".join(supported_activations()))
+        return 0
+    if args.command == "convert" and args.model is None:
+        parser.error("convert: give a MODEL file (or --supported)")
     if args.command == "export":
         return scale_cli.run_export(args)
     if args.command == "score" and scale_cli.wants_scale(args):
@@ -127,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         model = convert_model_from_saved_files(args.model, nonlinear_mxts_mode=args.mode,
-                                               maxpool_deeplift_mode=args.maxpool_mode)
+                                               maxpool_deeplift_mode=args.maxpool_mode,
+                                               fallback_steps=getattr(args, "fallback_steps",
+                                                                      None))
     except (ConversionError, FileNotFoundError, ValueError) as err:
         print(f"deeplift: {err}", file=sys.stderr)
         return 2

@@ -1,6 +1,8 @@
 """``deeplift check MODEL``: where summation-to-delta holds and where it breaks.
 
-Converts the model (``--mode``, ``--maxpool-mode`` as ``deeplift score``),
+Converts the model (``--mode``, ``--maxpool-mode`` as ``deeplift score``;
+``--fallback-steps K`` opts in to the per-layer fallback for layers without
+a rule, whose own residuals the table then shows),
 scores a few inputs (random, or ``--inputs X.npy``) against references
 (another random draw, zeros, or ``--references R.npy``) at every layer, and
 prints ``deeplift.diagnostics.check_conservation``'s per-layer table. Exit
@@ -28,7 +30,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        help="target layer index (Sequential) or name (functional); "
                             "default: the last layer, or the one before a final activation")
     check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--fallback-steps", type=_positive_int, default=None, metavar="K",
+                       help="opt in to the per-layer fallback: convert layers without a "
+                            "rule by their gradients averaged over K path points; the "
+                            "report shows each such layer's own residual")
     return check
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer number of steps; "
+                                         f"got {text!r}")
+    return value
 
 
 def run(model, args) -> int:

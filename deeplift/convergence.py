@@ -42,11 +42,15 @@ class ConvergencePlan:
         target_name: the target layer's name, for messages.
         suspects: descriptions of the layers whose rules are known not to
             conserve for every reference (gradient-mode max pools).
+        fallbacks: descriptions of the layers converted by the opt-in
+            fallback (path-averaged gradients), which conserve only up to a
+            residual that shrinks with their number of steps.
     """
 
     positions: tuple[int, ...]
     target_name: str
     suspects: tuple[str, ...]
+    fallbacks: tuple[str, ...] = ()
 
 
 def plan_check(scored_layers: Sequence[Layer], kinds: Sequence[str],
@@ -55,6 +59,7 @@ def plan_check(scored_layers: Sequence[Layer], kinds: Sequence[str],
     input layer upstream of the target is not scored with its contributions,
     or some nonlinearity uses a rule that does not conserve by design
     (Gradient, GuidedBackprop, DeconvNet, PassThrough, ...)."""
+    from deeplift.layers.fallback import KerasFallback
     from deeplift.layers.pooling import _GlobalMaxPool, _MaxPool
 
     order = graph.topological_order([target])
@@ -70,7 +75,10 @@ def plan_check(scored_layers: Sequence[Layer], kinds: Sequence[str],
         f"{layer.name!r} ({type(layer).__name__}, maxpool_deeplift_mode=gradient)"
         for layer in order if isinstance(layer, (_MaxPool, _GlobalMaxPool))
         and layer.maxpool_deeplift_mode == MaxPoolDeepLiftMode.gradient)
-    return ConvergencePlan(positions, target.name, suspects)
+    fallbacks = tuple(
+        f"{layer.name!r} ({type(layer.keras_layer).__name__}, fallback, {layer.steps} steps)"
+        for layer in order if isinstance(layer, KerasFallback))
+    return ConvergencePlan(positions, target.name, suspects, fallbacks)
 
 
 def relative_gaps(summed: np.ndarray, target_diff: np.ndarray,
@@ -107,13 +115,21 @@ def warn_if_not_conserved(plan: ConvergencePlan, contribs: Sequence[np.ndarray],
         return
     task_pos, example = np.unravel_index(int(np.argmax(gaps)), gaps.shape)
     task_text = f", task {tasks[task_pos]}" if num_tasks > 1 else ""
+    causes = []
     if plan.suspects:
-        cause = (f"Likely layers: the max pool(s) {', '.join(plan.suspects)}, whose rule routes "
-                 f"to the input's arg-max and does not conserve where the reference's arg-max "
-                 f"differs. Fix: convert with maxpool_deeplift_mode='cross_max' (or pass it to "
-                 f"the max pool layers).")
-    else:
-        cause = "No layer with a rule known not to conserve was found."
+        causes.append(
+            f"the max pool(s) {', '.join(plan.suspects)}, whose rule routes to the input's "
+            f"arg-max and does not conserve where the reference's arg-max differs. Fix: "
+            f"convert with maxpool_deeplift_mode='cross_max' (or pass it to the max pool "
+            f"layers).")
+    if plan.fallbacks:
+        causes.append(
+            f"the fallback layer(s) {', '.join(plan.fallbacks)}, whose path-averaged "
+            f"gradients leave a residual that shrinks as the steps grow. Fix: convert with "
+            f"a larger fallback_steps=K (or give the layer a rule through "
+            f"custom_conversion_funcs).")
+    cause = ("Likely layers: " + " Also ".join(causes) if causes
+             else "No layer with a rule known not to conserve was found.")
     warnings.warn(
         f"Contributions do not add up to the target's difference from reference for "
         f"{int(failing.any(axis=0).sum())} of {num} examples (relative gap above "

@@ -9,16 +9,23 @@ that is a cut on its own reports how far that holds, with the rule the
 layer uses. Walking down from the target, the first cut where it stops
 holding lies just below the culprit: the layers between it and the last
 cut that holds are the ones whose multiplier rule breaks conservation.
+
+Layers converted by the opt-in fallback (``fallback_steps=K``) conserve only
+approximately; their rows also carry the layer's own residual (what its
+inputs receive minus what it passes on), so the cost of the fallback shows
+even where the layer is not a cut.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+import tensorflow as tf
 
-from deeplift import graph, util
+from deeplift import graph, kernels, util
 from deeplift.convergence import RELATIVE_TOLERANCE, relative_gaps
 from deeplift.layers.base import Input, Layer, LinearLayer, RoutingLayer, SymbolicVar
+from deeplift.layers.fallback import KerasFallback
 from deeplift.models import Model, SequentialModel
 from deeplift.modes import NonlinearMxtsMode
 from deeplift.scoring import build_graph_function
@@ -41,6 +48,9 @@ class LayerConservation:
         summed: ``(N,)`` summed contributions of the layer's neurons.
         gap: the worst relative gap to the target's difference over the
             examples (see ``convergence.relative_gaps``).
+        residual: ``(N,)`` for a fallback layer, its own conservation error
+            per example: the summed contributions it hands its inputs minus
+            its own (``KerasFallback.residual``); None for other layers.
     """
 
     name: str
@@ -49,6 +59,14 @@ class LayerConservation:
     is_cut: bool
     summed: np.ndarray
     gap: float
+    residual: np.ndarray | None = None
+
+    @property
+    def worst_residual(self) -> float | None:
+        """The per-example residual of largest magnitude (signed), or None."""
+        if self.residual is None or len(self.residual) == 0:
+            return None
+        return float(self.residual[int(np.argmax(np.abs(self.residual)))])
 
 
 @dataclass
@@ -85,18 +103,27 @@ class ConservationReport:
                  f"{self.target_diff[0]:.6g}); a cut holds when its worst relative gap is "
                  f"<= {self.tolerance:g}.",
                  f"{'layer':<28} {'class':<20} {'rule':<40} {'sum(C) ex.0':>12} "
-                 f"{'worst gap':>10}  status"]
+                 f"{'worst gap':>10} {'own residual':>12}  status"]
         for row in self.rows:
             status = ("not a cut" if not row.is_cut
                       else "ok" if row.gap <= self.tolerance else "FAILS")
+            own = "" if row.residual is None else f"{row.worst_residual:.3g}"
             lines.append(f"{row.name:<28} {row.kind:<20} {row.rule:<40} "
-                         f"{row.summed[0]:>12.6g} {row.gap:>10.3g}  {status}")
+                         f"{row.summed[0]:>12.6g} {row.gap:>10.3g} {own:>12}  {status}")
         if self.holds:
             lines.append("Conservation holds at every cut.")
         else:
             lines.append(f"Conservation holds at {self.holding_cut!r} and fails at "
                          f"{self.failing_cut!r} below it: the multiplier rule of "
                          f"{', '.join(repr(c) for c in self.culprits)} breaks it.")
+        fallbacks = [row for row in self.rows if row.residual is not None]
+        if fallbacks:
+            lines.append(
+                "Fallback layers (path-averaged gradients) lose their own residual: "
+                + "; ".join(f"{row.name!r} ({row.rule}) up to {row.worst_residual:.3g}"
+                            for row in fallbacks)
+                + ". It shrinks as fallback_steps grows (convert with a larger "
+                  "fallback_steps=K).")
         return "\n".join(lines)
 
 
@@ -107,6 +134,8 @@ def describe_rule(layer: Layer, modes: dict[int, NonlinearMxtsMode]) -> str:
 
     if isinstance(layer, Input):
         return "input"
+    if isinstance(layer, KerasFallback):
+        return f"fallback, {layer.steps} steps"
     if isinstance(layer, Activation):
         requested = getattr(layer, "requested_nonlinear_mxts_mode", layer.nonlinear_mxts_mode)
         mode = modes.get(id(layer), requested)
@@ -148,6 +177,29 @@ def _random_like(layer: Input, rng: np.random.Generator, num: int) -> np.ndarray
     if len(shape) == 2 and shape[-1] == 4:
         return np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(num, shape[0]))]
     return rng.normal(size=(num,) + shape).astype(np.float32)
+
+
+def _fallback_residuals(inputs: list[Input], order: list[Layer], modes: dict,
+                        xs: list[np.ndarray], refs: list[np.ndarray],
+                        mxts: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict[int, np.ndarray]:
+    """``KerasFallback.residual`` of every fallback layer in ``order``, ``(N,)``
+    each, from its output multipliers ``mxts[id(layer)] = (m+, m-)``
+    (``(1, N, ...)``, the one scored task) on the same inputs and references."""
+    fallbacks = [layer for layer in order if isinstance(layer, KerasFallback)]
+    if not fallbacks:
+        return {}
+
+    same = [bool(np.array_equal(*mxts[id(layer)])) for layer in fallbacks]
+
+    def run(xs, refs, streams):
+        fp = graph.ForwardPass(dict(zip(inputs, zip(xs, refs))), modes)
+        return [layer.residual(fp, pos, pos if shared else neg)
+                for layer, (pos, neg), shared in zip(fallbacks, streams, same)]
+
+    fn = kernels.quiet_tracing(tf.function(run, autograph=False))
+    values = fn([tf.constant(x) for x in xs], [tf.constant(r) for r in refs],
+                [tuple(tf.constant(m) for m in mxts[id(layer)]) for layer in fallbacks])
+    return {id(layer): v.numpy()[0].astype(np.float64) for layer, v in zip(fallbacks, values)}
 
 
 def _default_target(model: Model) -> Layer:
@@ -203,10 +255,17 @@ def check_conservation(model: Model, input_data_list=None, target_layer=None, ta
     modes = graph.resolve_modes(order)
     outputs = [SymbolicVar(layer, "target_contribs") for layer in order]
     outputs.append(SymbolicVar(target, "diff_from_reference"))
+    fallbacks = [layer for layer in order if isinstance(layer, KerasFallback)]
+    outputs += [SymbolicVar(layer, kind) for layer in fallbacks
+                for kind in ("pos_mxts", "neg_mxts")]
     fn = build_graph_function(inputs, outputs, [target])
     num = len(xs[0])
     targets = resolve_targets(target, num, task_idx=task_idx)
     values = [v.numpy() for v in fn(*xs, *refs, targets.seed)]
+    streams = values[len(order) + 1:]
+    residuals = _fallback_residuals(inputs, order, modes, xs, refs, {
+        id(layer): (streams[2 * i], streams[2 * i + 1]) for i, layer in enumerate(fallbacks)})
+    values = values[:len(order) + 1]
     target_diff = targets.target_differences(values[-1])[0].astype(np.float64)
 
     def row(name, kind, rule, is_cut, contribs):
@@ -222,6 +281,7 @@ def check_conservation(model: Model, input_data_list=None, target_layer=None, ta
         is_cut = layer is target or not _reaches_target(order, target, layer)
         rows.append(row(layer.name, type(layer).__name__, describe_rule(layer, modes), is_cut,
                         [contribs[id(layer)]]))
+        rows[-1].residual = residuals.get(id(layer))
         cut_layers.append(layer if is_cut else None)
     input_layers = [layer for layer in order if isinstance(layer, Input)]
     if len(input_layers) > 1:

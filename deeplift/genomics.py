@@ -12,8 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from deeplift.progress import ProgressReporter
 from deeplift.targets import is_list_request, select_examples
-from deeplift.util import ProgressReporter
 
 __all__ = [
     "get_shuffle_seq_ref_function", "get_hypothetical_contribs_func_onehot",

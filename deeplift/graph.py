@@ -1,257 +1,30 @@
-"""Traversal of the layer graph: one topological sort, a lazily evaluated
-forward pass, and one reversed loop that accumulates multipliers.
+"""The layer graph as a whole: traversal plus the graph-level checks.
 
-Everything here runs while a ``tf.function`` traces; nothing is stored on the
-layers, so compiled functions carry no hidden state.
+The traversal (topological sort, lazily evaluated forward pass, backward
+multiplier loop, shape inference) lives in :mod:`deeplift.traversal`, below
+the layer classes, and is re-exported here; this module adds the checks that
+need the layer classes: which layers may be targets and which concrete rule
+each activation layer uses.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
-import tensorflow as tf
+from deeplift.layers.activations import Activation
+from deeplift.layers.base import Input, Layer, LinearLayer, check_can_be_target
+from deeplift.layers.pooling import _GlobalMaxPool, _MaxPool
+from deeplift.layers.product import Product
+from deeplift.modes import MaxPoolDeepLiftMode, NonlinearMxtsMode
+from deeplift.rules import effective_mode
+from deeplift.traversal import (
+    ForwardPass, Mxts, backward, descendants, infer_shapes, input_layers_of, topological_order,
+)
 
-from deeplift.layers.base import Input, Layer
-from deeplift.modes import NonlinearMxtsMode
-
-Mxts = tuple[tf.Tensor, tf.Tensor]
-
-
-def topological_order(outputs: Iterable[Layer]) -> list[Layer]:
-    """``outputs`` and all their ancestors, every layer after its inputs.
-
-    Raises:
-        ValueError: a non-input layer has no inputs, or the graph has a cycle.
-    """
-    order: list[Layer] = []
-    state: dict[int, str] = {}
-    for root in outputs:
-        stack = [(root, False)]
-        while stack:
-            layer, expanded = stack.pop()
-            key = id(layer)
-            if expanded:
-                state[key] = "done"
-                order.append(layer)
-                continue
-            if state.get(key) == "done":
-                continue
-            if state.get(key) == "open":
-                raise ValueError(f"The layer graph has a cycle through {layer.name!r}.")
-            if not isinstance(layer, Input) and layer.inputs is None:
-                raise ValueError(
-                    f"Layer {layer.name!r} ({type(layer).__name__}) has no inputs; "
-                    f"call set_inputs() on it first."
-                )
-            state[key] = "open"
-            stack.append((layer, True))
-            for parent in reversed(layer.input_layers()):
-                if state.get(id(parent)) != "done":
-                    stack.append((parent, False))
-    return order
-
-
-def _uncomputed_order(layer: Layer, values: dict[int, tf.Tensor]) -> list[Layer]:
-    """``layer`` and its ancestors that are not yet in ``values``, every layer
-    after its inputs. The search stops at computed layers, so evaluating
-    every layer of a graph one by one costs time linear in its size (a full
-    ``topological_order`` per layer would be quadratic, which unrolled
-    recurrent layers with thousands of layers make noticeable)."""
-    order: list[Layer] = []
-    state: dict[int, bool] = {}
-    stack = [(layer, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            state[id(node)] = True
-            order.append(node)
-            continue
-        if id(node) in values or state.get(id(node)) is not None:
-            continue   # computed, or already ordered / on the stack (no cycles
-            # here: the graph was sorted once when the function was built)
-        if not isinstance(node, Input) and node.inputs is None:
-            raise ValueError(
-                f"Layer {node.name!r} ({type(node).__name__}) has no inputs; "
-                f"call set_inputs() on it first."
-            )
-        state[id(node)] = False
-        stack.append((node, True))
-        for parent in reversed(node.input_layers()):
-            if id(parent) not in values and id(parent) not in state:
-                stack.append((parent, False))
-    return order
-
-
-def descendants(layers: Iterable[Layer]) -> list[Layer]:
-    """``layers`` and every layer downstream of them (via set_inputs links)."""
-    seen: dict[int, Layer] = {}
-    stack = list(layers)
-    while stack:
-        layer = stack.pop()
-        if id(layer) in seen:
-            continue
-        seen[id(layer)] = layer
-        stack.extend(layer.get_output_layers())
-    return list(seen.values())
-
-
-def input_layers_of(layers: Iterable[Layer]) -> list[Input]:
-    """The ``Input`` layers upstream of ``layers``, in topological order."""
-    return [layer for layer in topological_order(layers) if isinstance(layer, Input)]
-
-
-class ForwardPass:
-    """Activations, references, differences and contribution parts of the
-    layers of one graph, computed on demand and cached.
-
-    Args:
-        feeds: for each ``Input``, a pair (activations ``(N, ...)``,
-            references ``(N, ...)`` or ``(1, ...)``).
-        modes: the resolved ``NonlinearMxtsMode`` of each activation layer,
-            keyed by ``id(layer)``.
-        act_rows: optional int32 ``(N,)``. When given, the fed activations
-            are ``(M, ...)`` distinct examples and example ``i`` of the batch
-            is row ``act_rows[i]`` of them: the activation stream is computed
-            once per distinct example (e.g. a sequence scored against many
-            references) and gathered to ``(N, ...)`` per layer on demand.
-    """
-
-    def __init__(self, feeds: dict[Input, tuple[tf.Tensor, tf.Tensor]],
-                 modes: dict[int, NonlinearMxtsMode] | None = None,
-                 act_rows: tf.Tensor | None = None):
-        self._values = {"act": {}, "ref": {}}
-        for layer, (act, ref) in feeds.items():
-            self._values["act"][id(layer)] = act
-            self._values["ref"][id(layer)] = ref
-        self._modes = modes or {}
-        self._act_rows = act_rows
-        self._cache: dict[tuple[int, str], tf.Tensor] = {}
-
-    def act(self, layer: Layer) -> tf.Tensor:
-        if self._act_rows is None:
-            return self._evaluate(layer, "act")
-        return self.cached(layer, "act_rows",
-                           lambda: tf.gather(self._evaluate(layer, "act"), self._act_rows))
-
-    def act_and_rows(self, layer: Layer) -> tuple[tf.Tensor, tf.Tensor | None]:
-        """``(a, rows)`` with ``act(layer) == tf.gather(a, rows)``, or
-        ``(act(layer), None)`` without shared rows: lets a fused kernel do
-        the gather instead of materialising it."""
-        if self._act_rows is None:
-            return self.act(layer), None
-        return self._evaluate(layer, "act"), self._act_rows
-
-    def shape_template(self, layer: Layer) -> tf.Tensor:
-        """A tensor with ``layer``'s per-example shape ``(B, ...)`` for ops
-        that read only ``shape[1:]`` (transposes); ``B`` may differ from the
-        batch size, which spares gathering shared rows just for a shape."""
-        return self._evaluate(layer, "act")
-
-    def ref(self, layer: Layer) -> tf.Tensor:
-        return self._evaluate(layer, "ref")
-
-    def diff(self, layer: Layer) -> tf.Tensor:
-        return self.cached(layer, "diff", lambda: self.act(layer) - self.ref(layer))
-
-    def parts(self, layer: Layer) -> tuple[tf.Tensor, tf.Tensor]:
-        return self.cached(layer, "parts", lambda: layer.forward_parts(self))
-
-    def mode(self, layer: Layer) -> NonlinearMxtsMode:
-        try:
-            return self._modes[id(layer)]
-        except KeyError:
-            from deeplift.rules import effective_mode
-
-            return effective_mode(layer)
-
-    def cached(self, layer: Layer, what: str, compute: Callable):
-        key = (id(layer), what)
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
-
-    def _evaluate(self, layer: Layer, stream: str) -> tf.Tensor:
-        values = self._values[stream]
-        if id(layer) in values:
-            return values[id(layer)]
-        for node in _uncomputed_order(layer, values):
-            if isinstance(node, Input):
-                raise ValueError(f"Input layer {node.name!r} was not fed.")
-            inputs = [values[id(parent)] for parent in node.input_layers()]
-            try:
-                values[id(node)] = node.forward(inputs)
-            except (ValueError, TypeError, tf.errors.InvalidArgumentError) as err:
-                shapes = [tuple(t.shape) for t in inputs]
-                raise ValueError(
-                    f"Layer {node.name!r} ({type(node).__name__}) cannot be "
-                    f"applied to inputs of shape {shapes}: {err}"
-                ) from None
-        return values[id(layer)]
-
-
-def _sum_mxts(increments: list[Mxts]) -> Mxts:
-    """Sums multiplier increments, keeping the shared single stream when every
-    increment has one."""
-    if len(increments) == 1:
-        return increments[0]
-    if all(pos is neg for pos, neg in increments):
-        total = tf.add_n([pos for pos, _ in increments])
-        return total, total
-    return (tf.add_n([pos for pos, _ in increments]),
-            tf.add_n([neg for _, neg in increments]))
-
-
-def backward(fp: ForwardPass, seeds: list[tuple[Layer, Mxts]],
-             wanted: Iterable[Layer]) -> dict[int, Mxts]:
-    """Propagates multipliers from the seeded target layers down to ``wanted``.
-
-    Args:
-        fp: the forward pass of the same inputs.
-        seeds: (target layer, (m+, m-)) pairs, multipliers ``(T, N, ...)``.
-        wanted: layers whose multipliers are needed.
-
-    Returns:
-        Multipliers keyed by ``id(layer)`` for every layer that lies on a path
-        from a wanted layer to a target (layers off those paths are absent:
-        their multipliers are zero).
-    """
-    wanted = list(wanted)
-    below = {id(layer) for layer in descendants(wanted)}
-    order = topological_order([layer for layer, _ in seeds])
-    relevant = {id(layer) for layer in order if id(layer) in below}
-    pending: dict[int, list[Mxts]] = {}
-    for layer, mxts in seeds:
-        if id(layer) in relevant:
-            pending.setdefault(id(layer), []).append(mxts)
-    result: dict[int, Mxts] = {}
-    for layer in reversed(order):
-        if id(layer) not in pending:
-            continue
-        pos, neg = result[id(layer)] = _sum_mxts(pending.pop(id(layer)))
-        parents = layer.input_layers()
-        if not any(id(parent) in relevant for parent in parents):
-            continue
-        for parent, increment in zip(parents, layer.backward(fp, pos, neg)):
-            if id(parent) in relevant:
-                pending.setdefault(id(parent), []).append(increment)
-    return result
-
-
-def check_can_be_target(layer: Layer) -> None:
-    """Targets must be linear outputs, not activations (paper, section 3.6).
-
-    Raises:
-        ValueError: ``layer`` is an activation layer.
-    """
-    from deeplift.layers.activations import Activation
-
-    if isinstance(layer, Activation):
-        before = layer.inputs.name if isinstance(layer.inputs, Layer) else None
-        raise ValueError(
-            f"Layer {layer.name!r} is an activation layer "
-            f"({type(layer).__name__}) and cannot be the target: pick the "
-            f"layer before it (its pre-activation, {before!r}), e.g. "
-            f"target_layer_idx=-2 for a model ending in a sigmoid/softmax."
-        )
+__all__ = [
+    "ForwardPass", "Mxts", "backward", "check_can_be_target", "descendants",
+    "gradient_max_pool_feeding", "infer_shapes", "input_layers_of", "resolve_modes",
+    "topological_order",
+]
 
 
 def resolve_modes(layers: Iterable[Layer]) -> dict[int, NonlinearMxtsMode]:
@@ -262,9 +35,6 @@ def resolve_modes(layers: Iterable[Layer]) -> dict[int, NonlinearMxtsMode]:
             or a RevealCancel layer sees a gradient-mode max pool's output
             (see ``gradient_max_pool_feeding``).
     """
-    from deeplift.layers.activations import Activation
-    from deeplift.rules import effective_mode
-
     modes = {}
     for layer in layers:
         if not isinstance(layer, Activation):
@@ -300,19 +70,16 @@ def gradient_max_pool_feeding(layer: Layer) -> tuple[Layer, list[Layer]] | None:
     max pools), with the layers in between (nearest to ``layer`` first); None
     when there is none.
 
-    Dense and convolutional layers end the search: they split their own
-    output by the sign of their input's difference and send their input one
-    multiplier stream, so nothing below them sees RevealCancel's two streams.
+    Dense and convolutional layers (every ``LinearLayer``) and products of
+    two variable tensors end the search: they split their own output by the
+    sign of their inputs' differences and send their inputs one multiplier
+    stream, so nothing below them sees RevealCancel's two streams.
     """
-    from deeplift.layers.base import LinearLayer
-    from deeplift.layers.pooling import _GlobalMaxPool, _MaxPool
-    from deeplift.modes import MaxPoolDeepLiftMode
-
     seen: set[int] = set()
     stack = [(parent, []) for parent in reversed(layer.input_layers())]
     while stack:
         node, path = stack.pop()
-        if id(node) in seen or isinstance(node, (Input, LinearLayer)):
+        if id(node) in seen or isinstance(node, (Input, LinearLayer, Product)):
             continue
         seen.add(id(node))
         if (isinstance(node, (_MaxPool, _GlobalMaxPool))
@@ -320,22 +87,3 @@ def gradient_max_pool_feeding(layer: Layer) -> tuple[Layer, list[Layer]] | None:
             return node, path
         stack.extend((parent, path + [node]) for parent in reversed(node.input_layers()))
     return None
-
-
-def infer_shapes(layers: Iterable[Layer]) -> None:
-    """Fills ``layer._shape`` for ``layers`` and their ancestors by tracing
-    the forward pass on symbolic inputs (errors name the failing layer)."""
-    order = topological_order(layers)
-    inputs = [layer for layer in order if isinstance(layer, Input)]
-    specs = [tf.TensorSpec(layer.get_batch_shape(), tf.float32) for layer in inputs]
-    shapes: dict[int, tuple] = {}
-
-    def trace(*tensors):
-        fp = ForwardPass({layer: (t, t) for layer, t in zip(inputs, tensors)})
-        for layer in order:
-            shapes[id(layer)] = (None,) + tuple(fp.act(layer).shape[1:])
-        return tf.constant(0.0)
-
-    tf.function(trace, autograph=False).get_concrete_function(*specs)
-    for layer in order:
-        layer._shape = shapes[id(layer)]

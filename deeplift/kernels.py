@@ -213,3 +213,20 @@ def route_to_first_max(mxts, x, rows, pool_size: tuple, spatial: tuple, channels
     routed = tf.reshape(routed, tf.concat([tf.shape(mxts)[:2], covered + [channels]], 0))
     return tf.pad(routed, [[0, 0], [0, 0]] + [[0, s - c] for s, c in zip(spatial, covered)]
                   + [[0, 0]])
+
+
+@fused
+def scale_parts_by_sign(pos, neg, scale):
+    """``(pos, neg) * scale`` for a per-channel linear map ``y = scale * x``
+    (BatchNormalization, ScaleShift, LayerScale): where ``scale < 0`` (or
+    is 0) the two parts, or the two multiplier streams, swap roles. One
+    loop instead of two broadcast selects and two products per stream."""
+    keeps_sign = scale > 0
+    return tf.where(keeps_sign, pos, neg) * scale, tf.where(keeps_sign, neg, pos) * scale
+
+
+@fused
+def scale_streams(pos, neg, slope_pos, slope_neg):
+    """``(pos * slope_pos, neg * slope_neg)``: the two multiplier streams
+    through RevealCancel's slopes, in one loop."""
+    return pos * slope_pos, neg * slope_neg

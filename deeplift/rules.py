@@ -18,8 +18,8 @@ from typing import Callable
 import tensorflow as tf
 
 from deeplift import kernels
-from deeplift.layers.base import map_streams
 from deeplift.modes import NonlinearMxtsMode
+from deeplift.streams import map_streams
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def _reveal_cancel(layer, fp, pos, neg):
         return kernels.reveal_cancel_slopes(fp.ref(layer.inputs), pos_in, neg_in, layer.fn)
 
     slope_pos, slope_neg = fp.cached(layer, "reveal_cancel_slopes", compute)
-    return pos * slope_pos, neg * slope_neg
+    return kernels.scale_streams(pos, neg, slope_pos, slope_neg)
 
 
 register_rule(NonlinearMxtsMode.Rescale, _rescale)
@@ -154,20 +154,19 @@ def resolve_genomics_default(layer) -> NonlinearMxtsMode:
     convolution, RevealCancel after a Dense layer, looking back through
     BatchNormalization and NoOp layers.
 
+    The layer classes declare this themselves (``genomics_default_mode`` and
+    ``genomics_default_transparent``, see ``deeplift.layers.base.Layer``), so
+    the rule table needs no layer imports.
+
     Raises:
         ModeResolutionError: the nearest preceding layer is anything else.
     """
-    from deeplift.layers.convolutional import _Conv
-    from deeplift.layers.core import Dense, NoOp
-    from deeplift.layers.normalization import BatchNormalization
-
     preceding = layer.inputs
-    while isinstance(preceding, (BatchNormalization, NoOp)):
+    while getattr(preceding, "genomics_default_transparent", False):
         preceding = preceding.inputs
-    if isinstance(preceding, _Conv):
-        return NonlinearMxtsMode.Rescale
-    if isinstance(preceding, Dense):
-        return NonlinearMxtsMode.RevealCancel
+    mode = getattr(preceding, "genomics_default_mode", None)
+    if mode is not None:
+        return mode
     raise ModeResolutionError(
         f"Cannot resolve nonlinear_mxts_mode=DeepLIFT_GenomicsDefault for layer "
         f"{layer.name!r} ({type(layer).__name__}): its preceding layer "
@@ -204,13 +203,12 @@ def report_resolved_modes(layers, strict: bool) -> None:
     Raises:
         ModeResolutionError: ``strict`` and a nonlinearity cannot be resolved.
     """
-    from deeplift.layers.activations import Activation
-
     for layer in layers:
-        if not isinstance(layer, Activation):
+        resolve = getattr(layer, "resolve_nonlinear_mxts_mode", None)
+        if resolve is None:  # not an activation layer
             continue
         try:
-            layer.resolve_nonlinear_mxts_mode()
+            resolve()
         except ModeResolutionError:
             if strict:
                 raise

@@ -5,60 +5,31 @@ the compiled core only ever sees float32 arrays of known shapes.
 """
 from __future__ import annotations
 
-import sys
 import warnings
 from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from deeplift.genomics import (  # noqa: F401  (the original deeplift.util names)
+    get_hypothetical_contribs_func_onehot, get_integrated_gradients_function,
+    get_shuffle_seq_ref_function, mean_normalise_softmax_weights,
+    mean_normalise_weights_for_sequence_convolution,
+)
+from deeplift import graph
 from deeplift.layers.base import Input, Layer, SymbolicVar
 from deeplift.legacy import (  # noqa: F401  (the original's names)
     NEAR_ZERO_THRESHOLD, assert_is_not_type, assert_is_type, enum, is_type,
 )
+from deeplift.progress import ProgressReporter
+from deeplift.scoring import build_graph_function
+from deeplift.targets import resolve_targets
 
 __all__ = [
     "compile_func", "run_function_in_batches", "connect_list_of_layers",
     "format_inputs", "format_references", "ProgressReporter",
     "NEAR_ZERO_THRESHOLD", "enum", "is_type", "assert_is_type", "assert_is_not_type",
 ]
-
-
-class ProgressReporter:
-    """Reports "done n of total" every ``every`` examples (None: silent).
-
-    Uses a tqdm bar when tqdm is installed and stderr lines otherwise.
-    """
-
-    def __init__(self, total: int, every: int | None, description: str = "examples"):
-        self._every = every
-        self._total = total
-        self._done = 0
-        self._next_report = every or 0
-        self._bar = None
-        if every:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                self._bar = tqdm(total=total, desc=description, unit="ex",
-                                 miniters=every, leave=False)
-
-    def update(self, count: int) -> None:
-        if not self._every:
-            return
-        self._done += count
-        if self._bar is not None:
-            self._bar.update(count)
-        elif self._done >= self._next_report or self._done == self._total:
-            sys.stderr.write(f"Done {self._done} of {self._total} examples\n")
-            while self._next_report <= self._done:
-                self._next_report += self._every
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
 
 
 def _example_shape_matches(layer: Input, shape: tuple) -> bool:
@@ -311,10 +282,6 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
         downstream of the outputs on which ``set_scoring_mode`` was called; their ``set_active``/``update_task_index`` state is read at
         call time, so changing it after compiling is honoured.
     """
-    from deeplift import graph
-    from deeplift.scoring import build_graph_function
-    from deeplift.targets import resolve_targets
-
     single = isinstance(outputs, SymbolicVar)
     outputs = [outputs] if single else list(outputs)
     inputs = [inputs] if isinstance(inputs, SymbolicVar) else list(inputs)
@@ -375,19 +342,3 @@ def compile_func(inputs: Sequence[SymbolicVar], outputs):
         return results[0] if single else results
 
     return call
-
-
-_GENOMICS_EXPORTS = (
-    "get_shuffle_seq_ref_function", "get_hypothetical_contribs_func_onehot",
-    "get_integrated_gradients_function",
-    "mean_normalise_weights_for_sequence_convolution", "mean_normalise_softmax_weights",
-)
-
-
-def __getattr__(name: str):
-    """The genomics helpers, at their original ``deeplift.util`` names."""
-    if name in _GENOMICS_EXPORTS:
-        from deeplift import genomics
-
-        return getattr(genomics, name)
-    raise AttributeError(f"module 'deeplift.util' has no attribute {name!r}")

@@ -148,6 +148,36 @@ def test_check_reports_the_gradient_pool_and_passes_with_cross_max(saved_pool_mo
     assert "max pool: cross_max" in out and "Conservation holds at every cut." in out
 
 
+def test_check_with_fallback_steps_reports_the_fallback_layer(tmp_path, capsys):
+    """UnitNormalization has no rule: refused without --fallback-steps; with
+    it, the table shows the layer's rule and own residual, and one step is
+    too few for conservation (exit 1) while many are enough (exit 0)."""
+    import keras
+    from sequence_cases import randomise
+
+    x = keras.Input((4,), name="x")
+    h = keras.layers.UnitNormalization(name="unit")(keras.layers.Dense(3, name="pre")(x))
+    model = randomise(keras.Model(x, keras.layers.Dense(1, name="head")(h)), seed=5)
+    path = tmp_path / "unit.keras"
+    model.save(str(path))
+    rng = np.random.default_rng(6)
+    xs = (rng.normal(size=(3, 4)) * 2).astype(np.float32)
+    np.save(tmp_path / "x.npy", xs)
+    np.save(tmp_path / "r.npy", (0.5 * xs + 0.5 * rng.normal(size=(3, 4))).astype(np.float32))
+    args = ["check", str(path), "--inputs", str(tmp_path / "x.npy"), "--references",
+            str(tmp_path / "r.npy")]
+    assert main(args) == 2
+    assert "UnitNormalization" in capsys.readouterr().err
+    assert main(args + ["--fallback-steps", "1"]) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("unit_0"))
+    assert "fallback, 1 steps" in row and "rule of 'unit_0' breaks it" in out
+    assert main(args + ["--fallback-steps", "64"]) == 0
+    assert "'unit_0' (fallback, 64 steps) up to" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(args + ["--fallback-steps", "0"])
+
+
 # ---------------------------------------------------------------------------
 # functional, multi-input, two-headed (BPNet-style) models
 # ---------------------------------------------------------------------------

@@ -119,3 +119,79 @@ def test_report_on_a_residual_graph_marks_branch_layers_as_not_cuts():
     assert report.holds and all(row.gap < 1e-5 for row in report.rows if row.is_cut)
     # contributions of the branch layers alone do not add up (not a cut)
     assert {row.name: row for row in report.rows}["b"].gap > 1e-3
+
+
+def _unit_norm_model():
+    """x -> Dense 'pre' -> UnitNormalization 'unit' (no converter rule) -> Dense 'head'."""
+    import keras
+    from sequence_cases import randomise
+
+    x = keras.Input((4,), name="x")
+    h = keras.layers.Dense(3, name="pre")(x)
+    h = keras.layers.UnitNormalization(name="unit")(h)
+    return randomise(keras.Model(x, keras.layers.Dense(1, name="head")(h)), seed=5)
+
+
+def _midpoint_residual(model, x, ref, steps):
+    """The fallback's own residual, in float64 from the Keras weights: with
+    ``h = pre(x)``, ``u(h) = h / |h|`` (Jacobian ``(I - u u^T) / |h|``) and
+    the head's weights ``w`` as the output multipliers, the midpoint average
+    of ``w^T J`` along ``h0 -> h`` dotted with ``h - h0``, minus ``w . (u(h) - u(h0))``."""
+    kernel, bias = (w.astype(np.float64) for w in model.get_layer("pre").get_weights())
+    w = model.get_layer("head").get_weights()[0][:, 0].astype(np.float64)
+    h, h0 = x @ kernel + bias, ref @ kernel + bias
+    unit = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True)  # noqa: E731
+    kept = 0.0
+    for k in range(steps):
+        p = h0 + (k + 0.5) / steps * (h - h0)
+        u, norm = unit(p), np.linalg.norm(p, axis=-1, keepdims=True)
+        grad = (w - (u @ w)[:, None] * u) / norm          # J^T w, J symmetric
+        kept = kept + (grad * (h - h0)).sum(-1) / steps
+    return kept - (unit(h) - unit(h0)) @ w
+
+
+def test_fallback_layer_residual_is_reported_and_named_in_the_warning():
+    """A Keras built-in without a rule, converted with fallback_steps=K: the
+    report gives it its rule and own residual, which matches a float64
+    midpoint-rule computation and the contribution mismatch across it from
+    the scoring API, and shrinks as K grows; the scoring warning names it."""
+    from deeplift.conversion import layer_converters
+    from deeplift.conversion.kerasapi_conversion import convert_keras_model
+
+    assert "UnitNormalization" not in layer_converters.CONVERTERS
+    model = _unit_norm_model()
+    rng = np.random.default_rng(6)
+    x = (rng.normal(size=(5, 4)) * 2).astype(np.float32)
+    # references partly aligned with the inputs keep the path away from 0,
+    # where u(h) is singular, so the midpoint rule converges like 1/K^2
+    ref = (0.5 * x + 0.5 * rng.normal(size=(5, 4))).astype(np.float32)
+    worst = []
+    for steps in (1, 4, 16):
+        dl_model = convert_keras_model(model, verbose=False, fallback_steps=steps)
+        report = check_conservation(dl_model, [x], input_references_list=[ref], verbose=False)
+        rows = {row.name: row for row in report.rows}
+        unit = rows["unit_0"]
+        assert unit.rule == f"fallback, {steps} steps" and unit.kind == "KerasFallback"
+        assert all(row.residual is None for name, row in rows.items() if name != "unit_0")
+        expected = _midpoint_residual(model, x.astype(np.float64), ref.astype(np.float64), steps)
+        np.testing.assert_allclose(unit.residual, expected, rtol=1e-3, atol=1e-5)
+        # the same number as the mismatch of summed contributions across the layer
+        contribs = [dl_model.get_target_contribs_func(
+            find_scores_layer_name=name, pre_activation_target_layer_name="head_0")(
+            0, [x], input_references_list=[ref], progress_update=None) for name in
+            ("pre_0", "unit_0")]
+        below, above = (c.reshape(5, -1).astype(np.float64).sum(1) for c in contribs)
+        np.testing.assert_allclose(unit.residual, below - above, rtol=1e-3, atol=1e-5)
+        worst.append(abs(unit.worst_residual))
+        assert f"'unit_0' (fallback, {steps} steps) up to" in str(report)
+        if steps == 1:
+            # conservation breaks at the fallback: it is the named culprit
+            assert (report.failing_cut, report.holding_cut, report.culprits) == (
+                "pre_0", "unit_0", ["unit_0"])
+            _, messages = _collect(lambda: dl_model.get_target_contribs_func(
+                find_scores_layer_name="x_0", pre_activation_target_layer_name="head_0")(
+                0, [x], input_references_list=[ref], progress_update=None))
+            assert len(messages) == 1
+            assert "'unit_0' (UnitNormalization, fallback, 1 steps)" in messages[0]
+            assert "fallback_steps" in messages[0]
+    assert worst[0] > 1e-2 and worst[1] < worst[0] / 4 and worst[2] < worst[0] / 50, worst

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import deeplift.layers as L
+from deeplift.layers.product import Product
 from deeplift import graph
 from deeplift.layers.base import SymbolicVar
 from deeplift.models import GraphModel
@@ -239,3 +240,18 @@ def test_dense_between_max_pool_and_reveal_cancel_is_allowed_and_genomics_defaul
     rc = L.ReLU(nonlinear_mxts_mode=M.RevealCancel, name="rc2")(L.Flatten()(mp))
     pool, path = graph.gradient_max_pool_feeding(rc)
     assert pool is mp and [l.name for l in path] == [rc.inputs.name]
+
+
+def test_product_between_max_pool_and_reveal_cancel_ends_the_search():
+    """A product of two variable tensors splits by the sign of its inputs'
+    differences and sends them one multiplier stream, like a Dense layer:
+    RevealCancel above it is allowed; an Add in the same place is not."""
+    inp = L.Input(batch_shape=(None, 4, 1))
+    mp = L.MaxPool1D(pool_length=2, name="mp")(inp)
+    gated = Product(name="prod")([mp, mp])
+    act = L.ReLU(nonlinear_mxts_mode=M.RevealCancel, name="rc")(gated)
+    assert graph.gradient_max_pool_feeding(act) is None
+    summed = L.Add(name="add")([mp, mp])
+    blocked = L.ReLU(nonlinear_mxts_mode=M.RevealCancel, name="rc_add")(summed)
+    pool, path = graph.gradient_max_pool_feeding(blocked)
+    assert pool is mp and [l.name for l in path] == ["add"]

@@ -16,50 +16,17 @@ from typing import Callable
 
 from deeplift import layers as dl
 from deeplift.conversion import layer_converters
-# Imported for their registrations in layer_converters' tables.
-from deeplift.conversion import (  # noqa: F401
-    converters_activations, converters_attention, converters_convolutional,
-    converters_preprocessing, converters_recurrent, converters_reshaping, converters_wrappers,
-)
+from deeplift.conversion import fallback
 from deeplift.conversion.errors import ConversionError
 from deeplift.conversion.spec import (
     CALL_INPUTS_KEY, INPUT_LAYER_CLASS, LayerSpec, ModelSpec, TensorRef,
 )
-from deeplift.conversion import fallback
 from deeplift.conversion.subgraph import INPUT_SHAPES_KEY, NEEDS_INPUT_SHAPES, Subgraph
+from deeplift.conversion.support import check_supported
 from deeplift.models import GraphModel, SequentialModel
 
 MODE_ARGUMENTS = ("nonlinear_mxts_mode", "dense_mxts_mode", "conv_mxts_mode",
                   "maxpool_deeplift_mode")
-
-
-def check_supported(spec: ModelSpec, custom_conversion_funcs: dict) -> None:
-    """Raises one error listing every layer that cannot be converted."""
-    problems = []
-    for layer in spec.layers:
-        if layer.class_name == INPUT_LAYER_CLASS:
-            continue
-        if layer.class_name in custom_conversion_funcs:
-            continue
-        if layer.class_name not in layer_converters.CONVERTERS:
-            problems.append(f"  - {layer.name!r} ({layer.class_name})")
-            continue
-        activation = layer_converters.unsupported_activation(layer.config)
-        if activation is not None:
-            problems.append(f"  - {layer.name!r} ({layer.class_name}) with activation "
-                            f"{activation!r}")
-    if problems:
-        supported = sorted(layer_converters.CONVERTERS)
-        raise ConversionError(
-            f"{spec.source}: cannot convert {len(problems)} layer(s):\n"
-            + "\n".join(problems)
-            + f"\nSupported Keras layer classes: {supported}; supported fused "
-            f"activations: {sorted(layer_converters.ACTIVATIONS)}.\nTo convert "
-            f"another class, pass custom_conversion_funcs={{'ClassName': fn}} where "
-            f"fn(config, name, verbose, **modes) returns a list of deeplift layers "
-            f"(config holds the Keras layer config, with its weights under "
-            f"config['weights'])."
-        )
 
 
 class _Builder:
@@ -88,6 +55,7 @@ class _Builder:
         config = dict(layer.config)
         config[layer_converters.KERAS_WEIGHTS_KEY] = layer.weights
         config[layer_converters.KERAS_MAJOR_KEY] = self.spec.keras_major
+        config[layer_converters.NUM_INPUTS_KEY] = len(inputs)
         config.setdefault("name", layer.name)
         if layer.class_name in self.fallback_classes:
             config["_fallback_class"] = layer.class_name
@@ -113,7 +81,8 @@ class _Builder:
         if isinstance(converted, Subgraph):
             return converted
         for previous, current in zip(converted[:-1], converted[1:]):
-            current.set_inputs(previous)
+            if current.inputs is None:  # layers the converter wired itself stay so
+                current.set_inputs(previous)
         return converted
 
     def input_layer(self, layer: LayerSpec, name: str) -> dl.Input:

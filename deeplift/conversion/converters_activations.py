@@ -13,6 +13,9 @@ ACTIVATIONS.update({
     "silu": lambda config, **kw: dl.SiLU(**kw),
     "swish": lambda config, **kw: dl.SiLU(**kw),
     "gelu": lambda config, **kw: dl.GELU(approximate=False, **kw),
+    # keras.ops.gelu's default (the op converter maps it here); Keras'
+    # activation "gelu" is the exact form.
+    "gelu_approximate": lambda config, **kw: dl.GELU(approximate=True, **kw),
     "hard_silu": lambda config, **kw: dl.HardSiLU(**kw),
     "hard_swish": lambda config, **kw: dl.HardSiLU(**kw),
     "mish": lambda config, **kw: dl.Mish(**kw),

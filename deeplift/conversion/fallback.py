@@ -35,7 +35,8 @@ def _keras_layer_from_file(config, class_name, source):
 
     keras_config = {k: v for k, v in config.items()
                     if k not in (layer_converters.KERAS_WEIGHTS_KEY,
-                                 layer_converters.KERAS_MAJOR_KEY, INPUT_SHAPES_KEY)
+                                 layer_converters.KERAS_MAJOR_KEY,
+                                 layer_converters.NUM_INPUTS_KEY, INPUT_SHAPES_KEY)
                     and not k.startswith("_")}
     cls = getattr(keras.layers, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):

@@ -4,10 +4,13 @@ A converter is ``fn(config, name, verbose, **modes) -> list[Layer]`` (the
 signature the original package used for ``custom_conversion_funcs``):
 ``config`` is the normalised Keras layer config with the layer's weights
 under ``config["weights"]`` (Keras ``get_weights()`` order) and the file's
-Keras major version under ``config["keras_major"]``; ``name`` is the
+Keras major version under ``config["keras_major"]``, the number of input
+tensors of the call under ``config["keras_num_inputs"]``; ``name`` is the
 DeepLIFT name for the (last) layer; ``modes`` holds ``nonlinear_mxts_mode``,
 ``dense_mxts_mode``, ``conv_mxts_mode`` and ``maxpool_deeplift_mode``. The
-returned layers form a chain: the first takes the Keras layer's inputs.
+returned layers form a chain: the first takes the Keras layer's inputs and
+the last is the Keras layer's output; a layer whose inputs the converter
+already set (a small graph, e.g. a normalisation) keeps them.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from deeplift.conversion.errors import ConversionError
 
 KERAS_WEIGHTS_KEY = "weights"
 KERAS_MAJOR_KEY = "keras_major"
+NUM_INPUTS_KEY = "keras_num_inputs"  # inputs of this call of the Keras layer
 
 CONVERTERS: dict[str, Callable] = {}
 

@@ -12,8 +12,10 @@ import math
 
 import tensorflow as tf
 
+from deeplift.layers import softmax
 from deeplift.layers.base import Layer, as_float32_constant
 from deeplift.modes import NonlinearMxtsMode
+from deeplift.rules import effective_mode, get_rule
 
 
 class Activation(Layer):
@@ -54,8 +56,6 @@ class Activation(Layer):
             deeplift.rules.ModeResolutionError: no convolution or Dense layer
                 precedes this one (through BatchNormalization/NoOp).
         """
-        from deeplift.rules import effective_mode
-
         self._resolved_mode = None
         if self._requested_mode == NonlinearMxtsMode.DeepLIFT_GenomicsDefault:
             self._resolved_mode = effective_mode(self)
@@ -80,13 +80,19 @@ class Activation(Layer):
         return self.fn(inputs[0])
 
     def forward_parts(self, fp):
-        from deeplift.rules import get_rule
-
         return get_rule(fp.mode(self)).parts(self, fp)
 
-    def backward(self, fp, pos, neg):
-        from deeplift.rules import get_rule
+    def not_a_target_reason(self) -> str | None:
+        """Targets must be linear outputs, not activations (paper, section 3.6)."""
+        before = self.inputs.name if isinstance(self.inputs, Layer) else None
+        return (
+            f"Layer {self.name!r} is an activation layer "
+            f"({type(self).__name__}) and cannot be the target: pick the "
+            f"layer before it (its pre-activation, {before!r}), e.g. "
+            f"target_layer_idx=-2 for a model ending in a sigmoid/softmax."
+        )
 
+    def backward(self, fp, pos, neg):
         return [get_rule(fp.mode(self)).multipliers(self, fp, pos, neg)]
 
 
@@ -238,8 +244,6 @@ class Softmax(Activation):
         self.conserving = None if conserving is None else bool(conserving)
 
     def uses_conserving_rule(self, mode=None) -> bool:
-        from deeplift.layers import softmax
-
         wanted = self.conserving if self.conserving is not None else bool(self._consumers)
         return wanted and (mode is None or mode in softmax.SUPPORTED_MODES)
 
@@ -248,16 +252,12 @@ class Softmax(Activation):
         return self.uses_conserving_rule()
 
     def forward_parts(self, fp):
-        from deeplift.layers import softmax
-
         mode = fp.mode(self)
         if self.uses_conserving_rule(mode):
             return softmax.conserving_parts(self, fp, mode)
         return super().forward_parts(fp)
 
     def backward(self, fp, pos, neg):
-        from deeplift.layers import softmax
-
         mode = fp.mode(self)
         if self.uses_conserving_rule(mode):
             return [softmax.conserving_backward(self, fp, mode, pos, neg)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from deeplift import kernels
 from deeplift.layers.base import Layer, as_float32_constant
 
 
@@ -61,15 +62,11 @@ class ScaleShift(Layer):
     def forward_parts(self, fp):
         pos_in, neg_in = fp.parts(self.inputs)
         scale = self._shaped(self.scale, pos_in.shape)
-        keeps_sign = scale > 0
-        return (tf.where(keeps_sign, pos_in, neg_in) * scale,
-                tf.where(keeps_sign, neg_in, pos_in) * scale)
+        return kernels.scale_parts_by_sign(pos_in, neg_in, scale)
 
     def backward(self, fp, pos, neg):
         scale = self._shaped(self.scale, fp.shape_template(self.inputs).shape)
         if pos is neg:
             mxts = pos * scale
             return [(mxts, mxts)]
-        keeps_sign = scale > 0
-        return [(tf.where(keeps_sign, pos, neg) * scale,
-                 tf.where(keeps_sign, neg, pos) * scale)]
+        return [kernels.scale_parts_by_sign(pos, neg, scale)]

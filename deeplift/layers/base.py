@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
 from deeplift import kernels
 from deeplift.modes import ScoringMode
-
-if TYPE_CHECKING:
-    from deeplift.graph import ForwardPass
+from deeplift.streams import map_streams, sign_split  # noqa: F401  (public here too)
+from deeplift.rules import report_resolved_modes
+from deeplift.traversal import ForwardPass, infer_shapes, topological_order
 
 _name_counter = itertools.count()
 
@@ -93,10 +92,20 @@ class Layer:
     to its difference from reference (Softmax under the element-wise rules)
     sets ``parts_sum_to_difference = False``, so that its contributions are
     built from the parts rather than from ``m * (y - y0)``.
+
+    Two class attributes tell ``DeepLIFT_GenomicsDefault`` (see
+    ``deeplift.rules.resolve_genomics_default``) what a nonlinearity right
+    after this layer uses: ``genomics_default_mode`` (Rescale after a
+    convolution, RevealCancel after a Dense layer, ``None``: undefined) and
+    ``genomics_default_transparent`` (BatchNormalization and NoOp are looked
+    through).
     """
 
     takes_list_input = False
     parts_sum_to_difference = True
+    is_input = False
+    genomics_default_mode = None
+    genomics_default_transparent = False
 
     def __init__(self, name: str | None = None, verbose: bool = True):
         if name is None:
@@ -164,8 +173,6 @@ class Layer:
     def get_shape(self) -> tuple:
         """Static shape of the activation, batch axis ``None``."""
         if self._shape is None:
-            from deeplift.graph import infer_shapes
-
             infer_shapes([self])
         return self._shape
 
@@ -182,9 +189,6 @@ class Layer:
                 ValueError) a DeepLIFT_GenomicsDefault nonlinearity has no
                 convolution or Dense layer before it.
         """
-        from deeplift.graph import infer_shapes, topological_order
-        from deeplift.rules import report_resolved_modes
-
         infer_shapes([self])
         report_resolved_modes(topological_order([self]), strict=True)
 
@@ -195,6 +199,10 @@ class Layer:
         """Compatibility no-op: backward passes are built when compiling."""
 
     # ----- targets (low-level API) ----------------------------------------
+    def not_a_target_reason(self) -> str | None:
+        """Why this layer cannot be a scoring target, or ``None`` if it can."""
+        return None
+
     def set_scoring_mode(self, scoring_mode) -> None:
         """Marks this layer as a possible target of ``compile_func`` functions.
 
@@ -288,6 +296,8 @@ class Input(Layer):
         name, verbose: see ``Layer``.
     """
 
+    is_input = True
+
     def __init__(self, batch_shape, **kwargs):
         super().__init__(**kwargs)
         try:
@@ -321,17 +331,15 @@ class Input(Layer):
         return []
 
 
-def sign_split(diff: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """``(diff * [diff > 0], diff * [diff < 0])``."""
-    return tf.nn.relu(diff), tf.minimum(diff, 0.0)
+def check_can_be_target(layer: "Layer") -> None:
+    """Targets must be linear outputs, not activations (paper, section 3.6).
 
-
-def map_streams(fn, pos: tf.Tensor, neg: tf.Tensor):
-    """Applies ``fn`` to both multiplier streams, once when they are shared."""
-    if pos is neg:
-        out = fn(pos)
-        return out, out
-    return fn(pos), fn(neg)
+    Raises:
+        ValueError: ``layer`` cannot be a target (``not_a_target_reason``).
+    """
+    reason = layer.not_a_target_reason()
+    if reason is not None:
+        raise ValueError(reason)
 
 
 def linear_vjp(fn, input_templates: list[tf.Tensor], mxts: tf.Tensor) -> list[tf.Tensor]:

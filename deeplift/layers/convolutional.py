@@ -10,7 +10,9 @@ from deeplift.layers.base import LinearLayer
 from deeplift.layers.helpers import (
     channels_last_op, parse_data_format, standardize_tuple, to_channels_first, to_channels_last,
 )
-from deeplift.modes import ConvMxtsMode, DataFormat, PaddingMode, PoolMode  # noqa: F401
+from deeplift.modes import (  # noqa: F401  (PoolMode: legacy name)
+    ConvMxtsMode, DataFormat, NonlinearMxtsMode, PaddingMode, PoolMode,
+)
 
 
 class _Conv(LinearLayer):
@@ -24,6 +26,8 @@ class _Conv(LinearLayer):
         data_format: channels_last (default) or channels_first.
         conv_mxts_mode: ``ConvMxtsMode.Linear`` (the only rule).
     """
+
+    genomics_default_mode = NonlinearMxtsMode.Rescale
 
     rank = 2
 

@@ -45,6 +45,8 @@ class Dense(LinearLayer):
     Inputs of rank > 2 are contracted on their last axis, as Keras does.
     """
 
+    genomics_default_mode = NonlinearMxtsMode.RevealCancel
+
     def __init__(self, kernel, bias=None, dense_mxts_mode=DenseMxtsMode.Linear, **kwargs):
         super().__init__(kernel, bias, **kwargs)
         if self.kernel.shape.rank != 2:
@@ -72,6 +74,8 @@ class Dense(LinearLayer):
 
 class NoOp(RoutingLayer):
     """Identity (Dropout, GaussianNoise and friends at inference time)."""
+
+    genomics_default_transparent = True
 
     def forward(self, inputs):
         return inputs[0]

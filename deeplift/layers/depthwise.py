@@ -59,11 +59,20 @@ class _DepthwiseConv(_Conv):
         if self.rank == 1:
             flat = flat[:, None]
             in_last = tf.concat([[1], in_last], 0)
-        zeros = tf.zeros(tf.concat([tf.shape(flat)[:1], in_last], 0), flat.dtype)
-        with tf.GradientTape() as tape:
-            tape.watch(zeros)
-            out = self._depthwise_2d(zeros, kernel)
-        grad = tape.gradient(out, zeros, output_gradients=flat)
+        in_sizes = tf.concat([tf.shape(flat)[:1], in_last], 0)
+        kernel4, strides, dilations = self._as_2d(kernel)
+        if max(dilations) == 1:
+            # The op the gradient below builds, called directly: no zeros
+            # input has to be filled just to have its shape read.
+            grad = tf.nn.depthwise_conv2d_backprop_input(
+                in_sizes, kernel4, flat, strides=strides,
+                padding=self.padding.value.upper())
+        else:  # dilated: the forward op wraps the native one in space_to_batch
+            zeros = tf.zeros(in_sizes, flat.dtype)
+            with tf.GradientTape() as tape:
+                tape.watch(zeros)
+                out = self._depthwise_2d(zeros, kernel)
+            grad = tape.gradient(out, zeros, output_gradients=flat)
         if self.rank == 1:
             grad = grad[:, 0]
         grad = to_channels_first(grad, self.data_format)

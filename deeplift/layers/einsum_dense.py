@@ -49,6 +49,14 @@ class Scale(LinearLayer):
     """``y = x * scale + shift``, element-wise, both broadcast against the
     last axis (or scalars).
 
+    The same forward map as ``deeplift.layers.affine.ScaleShift`` but not the
+    same rule: as a ``LinearLayer`` its parts come from the sign of the
+    input's difference and it sends one combined multiplier stream back,
+    whereas ``ScaleShift`` carries the input's own parts and both streams
+    through. With a single stream (no RevealCancel downstream) the two agree;
+    under RevealCancel a GRU's numbers change (by ~5e-4 on contributions of
+    ~1) if one replaces the other, so the recurrent converter keeps this one.
+
     Args:
         scale: scalar or ``(features,)`` array.
         shift: scalar or ``(features,)`` array; 0 when omitted.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from deeplift.layers.base import Layer, map_streams, sign_split
+from deeplift.layers.base import Layer, sign_split
 
 
 class KerasFallback(Layer):
@@ -77,12 +77,28 @@ class KerasFallback(Layer):
             return [(m, m) for m in self.path_vjp(fp, pos)]
         return list(zip(self.path_vjp(fp, pos), self.path_vjp(fp, neg)))
 
-    def residual(self, fp, mxts: tf.Tensor) -> tf.Tensor:
-        """``sum(m_in dx) - sum(m dy)`` per task and example, ``(T, N)``: the
-        part of the output's contribution the fallback loses (0 = exact)."""
+    def residual(self, fp, pos: tf.Tensor, neg: tf.Tensor | None = None) -> tf.Tensor:
+        """This layer's own conservation error, ``(T, N)`` per task and example.
+
+        The contributions the fallback hands its inputs minus its own,
+        ``sum(m_in+ dx+ + m_in- dx-) - sum(m+ dy+ + m- dy-)`` (``dx+/-``: the
+        inputs' positive and negative parts, ``dy+/-``: this layer's), so 0
+        means the layer conserves; the midpoint rule makes it shrink like
+        ``1/K**2`` for a smooth layer.
+
+        Args:
+            fp: the forward pass of the scored inputs and references.
+            pos, neg: this layer's output multipliers ``(T, N, ...)``; ``neg``
+                None (or ``pos`` itself) on the single stream.
+        """
+        neg = pos if neg is None else neg
+
         def per_example(t):
             return tf.reduce_sum(tf.reshape(t, tf.concat([tf.shape(t)[:2], [-1]], 0)), -1)
 
-        into = self.path_vjp(fp, mxts)
-        kept = tf.add_n([per_example(m * fp.diff(x)) for m, x in zip(into, self.input_layers())])
-        return kept - per_example(mxts * fp.diff(self))
+        kept = []
+        for (m_pos, m_neg), x in zip(self.backward(fp, pos, neg), self.input_layers()):
+            x_pos, x_neg = fp.parts(x)
+            kept.append(per_example(m_pos * x_pos + m_neg * x_neg))
+        y_pos, y_neg = fp.parts(self)
+        return tf.add_n(kept) - per_example(pos * y_pos + neg * y_neg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from deeplift import kernels
 from deeplift.layers.base import Layer, as_float32_constant
 
 
@@ -21,6 +22,8 @@ class BatchNormalization(Layer):
     where ``s < 0`` the positive and negative parts swap roles, both forward
     and backward, as in the original package.
     """
+
+    genomics_default_transparent = True
 
     def __init__(self, gamma=None, beta=None, axis=-1, mean=None, var=None,
                  epsilon=1e-3, **kwargs):
@@ -62,15 +65,11 @@ class BatchNormalization(Layer):
     def forward_parts(self, fp):
         pos_in, neg_in = fp.parts(self.inputs)
         scale = self._per_channel(self.scale, pos_in.shape.rank)
-        keeps_sign = scale > 0
-        return (tf.where(keeps_sign, pos_in, neg_in) * scale,
-                tf.where(keeps_sign, neg_in, pos_in) * scale)
+        return kernels.scale_parts_by_sign(pos_in, neg_in, scale)
 
     def backward(self, fp, pos, neg):
         scale = self._per_channel(self.scale, fp.shape_template(self.inputs).shape.rank)
         if pos is neg:
             mxts = pos * scale
             return [(mxts, mxts)]
-        keeps_sign = scale > 0
-        return [(tf.where(keeps_sign, pos, neg) * scale,
-                 tf.where(keeps_sign, neg, pos) * scale)]
+        return [kernels.scale_parts_by_sign(pos, neg, scale)]

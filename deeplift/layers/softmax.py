@@ -216,13 +216,14 @@ def use_conserving_softmax(model) -> list[str]:
     ``GraphModel`` or ``SequentialModel``) that feeds other layers to the
     conserving rule; a final softmax keeps the original's treatment.
     Returns the names of the switched layers."""
-    from deeplift.layers.activations import Softmax
-
     layers = (model.get_layers() if hasattr(model, "get_layers")
               else list(model.get_name_to_layer().values()))
     switched = []
     for layer in layers:
-        if isinstance(layer, Softmax) and layer.get_output_layers():
+        # Softmax layers are the ones with a rule choice (no import of
+        # deeplift.layers.activations, which imports this module).
+        is_softmax = callable(getattr(layer, "uses_conserving_rule", None))
+        if is_softmax and layer.get_output_layers():
             layer.conserving = True
             switched.append(layer.name)
     return switched

@@ -14,6 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from deeplift.layers.base import Input, Layer
+from deeplift.traversal import ForwardPass, backward
 
 
 class TimeDistributed(Layer):
@@ -73,8 +74,6 @@ class TimeDistributed(Layer):
         return self._split(y, tf.shape(x)[:2], 1)
 
     def _inner_pass(self, fp):
-        from deeplift.graph import ForwardPass
-
         def build():
             act = fp.act(self.inputs)
             ref = tf.broadcast_to(fp.ref(self.inputs), tf.shape(act))
@@ -93,8 +92,6 @@ class TimeDistributed(Layer):
         return self._split(pos, steps, 1), self._split(neg, steps, 1)
 
     def backward(self, fp, pos, neg):
-        from deeplift.graph import backward
-
         inner = self._inner_pass(fp)
         steps = tf.shape(fp.act(self.inputs))[:2]
         seeds = (self._merge(pos, 2),) * 2 if pos is neg else (self._merge(pos, 2),

@@ -509,7 +509,7 @@ def hard_sigmoid_model(K):
 def one_unsupported(K):
     L = K.layers
     model = K.Sequential([
-        K.Input((4,)), L.Dense(3, name="d1"), L.LayerNormalization(name="ln"),
+        K.Input((4,)), L.Dense(3, name="d1"), L.UnitNormalization(name="ln"),
         L.Dense(2, name="d2"),
     ], name="one_unsupported")
     return model, {"input_shapes": [(4,)]}
@@ -524,6 +524,18 @@ def two_unsupported(K):
     pooled = L.GlobalAveragePooling1D(name="gap")(unit)
     out = L.Dense(1, name="out")(pooled)
     return K.Model(x, out, name="two_unsupported"), {
+        "input_shapes": [(4, 2)], "output": "out_0"}
+
+
+def mixed_unsupported(K):
+    """An unsupported class and a supported class with an unsupported option."""
+    L = K.layers
+    x = K.Input((4, 2), name="x")
+    conv = L.Conv1D(3, 2, name="conv")(x)
+    normed = L.UnitNormalization(name="ln")(conv)
+    causal = L.Conv1D(3, 2, padding="causal", name="up")(normed)
+    out = L.Dense(1, name="out")(L.GlobalAveragePooling1D(name="gap")(causal))
+    return K.Model(x, out, name="mixed_unsupported"), {
         "input_shapes": [(4, 2)], "output": "out_0"}
 
 
@@ -578,7 +590,8 @@ BUILDERS = {
         seq_conv1d, seq_conv2d, seq_conv3d, func_pools, func_acts, func_graph, seq_nested,
         cf_conv1d, cf_conv2d, cf_global, score_seq, score_func, delta_seq, delta_func,
         override_seq, override_func, hard_sigmoid_model, one_unsupported, two_unsupported,
-        causal_conv, log_softmax_dense, reshape_minus_one, max_pool_stride_gt_size,
+        mixed_unsupported, causal_conv, log_softmax_dense, reshape_minus_one,
+        max_pool_stride_gt_size,
         avg_pool_stride_gt_size,
     ]
 }
@@ -989,7 +1002,7 @@ def test_custom_conversion_func_in_sequential(factory, source):
         return [dl.NoOp(name=name)]
 
     _, dl_model = _convert(factory, "one_unsupported", source,
-                           custom_conversion_funcs={"LayerNormalization": as_noop})
+                           custom_conversion_funcs={"UnitNormalization": as_noop})
     assert names == ["1"]
     assert _names(dl_model) == ["input", "0", "1", "2"]
     w1, b1 = entry.model.get_layer("d1").get_weights()
@@ -1000,9 +1013,9 @@ def test_custom_conversion_func_in_sequential(factory, source):
 
 
 def test_custom_conversion_func_bad_return(factory):
-    with pytest.raises(ConversionError, match=r"'ln' \(LayerNormalization\).*list of deeplift"):
+    with pytest.raises(ConversionError, match=r"'ln' \(UnitNormalization\).*list of deeplift"):
         _convert(factory, "one_unsupported", "k3_live",
-                 custom_conversion_funcs={"LayerNormalization": lambda **kw: None})
+                 custom_conversion_funcs={"UnitNormalization": lambda **kw: None})
 
 
 # ---------------------------------------------------------------- regressions
@@ -1074,26 +1087,28 @@ def test_unsupported_layer(factory, source):
         _convert(factory, "one_unsupported", source)
     message = str(info.value)
     assert where in message
-    assert "'ln' (LayerNormalization)" in message
+    assert "UnitNormalization x1 ('ln')" in message
     assert "custom_conversion_funcs" in message
+    assert "deeplift convert --supported" in message
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_two_unsupported_layers_in_one_error(factory, source):
-    where = _source_pattern(factory, "two_unsupported", source)
+    where = _source_pattern(factory, "mixed_unsupported", source)
     with pytest.raises(ConversionError) as info:
-        _convert(factory, "two_unsupported", source)
+        _convert(factory, "mixed_unsupported", source)
     message = str(info.value)
     assert where in message
-    assert "'ln' (LayerNormalization)" in message
-    assert "'un' (UnitNormalization)" in message
+    # An unsupported class and an unsupported option, in one pass.
+    assert "UnitNormalization x1 ('ln')" in message
+    assert "Conv1D with padding='causal' x1 ('up')" in message
     assert "custom_conversion_funcs" in message
     # Supplying one of the two still reports the other.
     with pytest.raises(ConversionError) as info:
-        _convert(factory, "two_unsupported", source, custom_conversion_funcs={
-            "LayerNormalization": lambda config, name, verbose, **_: [dl.NoOp(name=name)]})
-    assert "'un' (UnitNormalization)" in str(info.value)
-    assert "LayerNormalization" not in str(info.value).split("Supported")[0]
+        _convert(factory, "mixed_unsupported", source, custom_conversion_funcs={
+            "UnitNormalization": lambda config, name, verbose, **_: [dl.NoOp(name=name)]})
+    assert "Conv1D with padding='causal' x1 ('up')" in str(info.value)
+    assert "UnitNormalization" not in str(info.value)
 
 
 @pytest.mark.parametrize("source", SOURCES)

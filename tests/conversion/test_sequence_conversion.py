@@ -1,7 +1,8 @@
 """Conversion of sequence models beyond single layers: Embedding inputs, the
-opt-in per-layer fallback, and an Enformer-style block (conv stem,
-MultiHeadAttention, GELU feed-forward, residual Add; LayerNormalization
-is not converted yet on this branch, so the block has none).
+opt-in per-layer fallback, and an Enformer-style block (conv stem, then two
+pre-norm residual sub-blocks as in Enformer's transformer tower:
+LayerNormalization -> MultiHeadAttention, LayerNormalization -> GELU
+feed-forward, each added back to its input).
 
 Expectations: Keras forward passes and output differences, GradientTape,
 and the exact Rescale rule the fallback must approach.
@@ -15,7 +16,9 @@ import pytest
 from deeplift.conversion.errors import ConversionError
 from deeplift.embedding import reference_tokens, sum_per_token
 from deeplift.modes import NonlinearMxtsMode as M
-from sequence_cases import assert_sums, convert, keras_out, predict, randomise, scores
+from sequence_cases import (
+    assert_sums, convert, keras_out, predict, randomise, scores, tape_gradient,
+)
 
 pytestmark = [pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5"),
               pytest.mark.filterwarnings("ignore:__array__ implementation")]
@@ -111,25 +114,58 @@ def test_fallback_rebuilds_builtins_from_files_and_refuses_lambdas(tmp_path):
 
 
 def _enformer_block(L=8, channels=8, heads=2):
+    """Conv stem, then ``h + MHA(LN(h))`` and ``h + FF(LN(h))`` (pre-norm)."""
     x = keras.Input((L, 4), name="x")
     h = keras.layers.Conv1D(channels, 3, padding="same", activation="relu", name="stem")(x)
-    a = keras.layers.MultiHeadAttention(heads, channels // heads, name="mha")(h, h)
+    n = keras.layers.LayerNormalization(name="ln1")(h)
+    a = keras.layers.MultiHeadAttention(heads, channels // heads, name="mha")(n, n)
     h = keras.layers.Add(name="res1")([h, a])
-    f = keras.layers.Dense(2 * channels, activation="gelu", name="ff1")(h)
+    n = keras.layers.LayerNormalization(epsilon=1e-5, name="ln2")(h)
+    f = keras.layers.Dense(2 * channels, activation="gelu", name="ff1")(n)
     f = keras.layers.Dense(channels, name="ff2")(f)
     h = keras.layers.Add(name="res2")([h, f])
-    out = keras.layers.Dense(1, name="head")(keras.layers.GlobalAveragePooling1D()(h))
-    return randomise(keras.Model(x, out))
+    out = keras.layers.Dense(2, name="head")(keras.layers.GlobalAveragePooling1D()(h))
+    model = randomise(keras.Model(x, out))
+    # randomise() draws every non-bias weight from N(0, 1/fan_in), which would
+    # give the LayerNormalization gammas random signs; keep them near 1, as trained.
+    rng = np.random.default_rng(5)
+    for name in ("ln1", "ln2"):
+        gamma, beta = model.get_layer(name).get_weights()
+        model.get_layer(name).set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
+                                           beta])
+    return model
 
 
-@pytest.mark.parametrize("mode", [M.Rescale, M.DeepLIFT_GenomicsDefault])
-def test_enformer_style_block(mode, tmp_path):
+@pytest.fixture(scope="module")
+def enformer():
+    """The block and its data: one-hot sequences and non-zero, non-uniform references."""
     model = _enformer_block()
     rng = np.random.default_rng(4)
     xs = [np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(3, 8))]]
-    refs = [np.full((3, 8, 4), 0.25, np.float32)]
-    dl_model = convert(model, "k3_keras", tmp_path, nonlinear_mxts_mode=mode)
+    refs = [rng.dirichlet(np.ones(4), size=(3, 8)).astype(np.float32)]
+    return model, xs, refs
+
+
+@pytest.mark.parametrize("source", ["k3_live", "k3_keras", "k3_h5"])
+def test_enformer_style_block_forward_matches_keras(enformer, source, tmp_path):
+    model, xs, _ = enformer
+    dl_model = convert(model, source, tmp_path, nonlinear_mxts_mode=M.Rescale)
     np.testing.assert_allclose(predict(dl_model, xs, "head_0"), np.asarray(model(xs[0])),
                                atol=1e-5, rtol=0)
-    contribs = scores(dl_model, "contribs", xs, refs, "x_0", "head_0")
-    assert_sums(contribs, keras_out(model, xs) - keras_out(model, refs))
+
+
+@pytest.mark.parametrize("mode", [M.Rescale, M.RevealCancel, M.DeepLIFT_GenomicsDefault])
+def test_enformer_style_block_sums_to_delta(enformer, mode, tmp_path):
+    model, xs, refs = enformer
+    dl_model = convert(model, "k3_keras", tmp_path, nonlinear_mxts_mode=mode)
+    for task in (0, 1):
+        contribs = scores(dl_model, "contribs", xs, refs, "x_0", "head_0", task)
+        assert_sums(contribs, keras_out(model, xs, task) - keras_out(model, refs, task))
+
+
+def test_enformer_style_block_gradient_mode_equals_gradient_tape(enformer, tmp_path):
+    model, xs, refs = enformer
+    dl_model = convert(model, "k3_h5", tmp_path, nonlinear_mxts_mode=M.Gradient)
+    (got,) = scores(dl_model, "multipliers", xs, refs, "x_0", "head_0", 1)
+    (expected,) = tape_gradient(model, xs, 1)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,86 @@
+"""Keras merges Multiply, Subtract, Average, Maximum, Minimum (two and three
+inputs): forward pass against Keras from .keras, .h5 and live models,
+summation-to-delta with non-zero references under Rescale and RevealCancel,
+and Gradient mode against tf.GradientTape."""
+import keras
+import numpy as np
+import pytest
+
+from deeplift.modes import NonlinearMxtsMode as M
+from keras_checks import (
+    SOURCES, assert_forward_matches, assert_gradient_matches_tape, assert_sums_to_delta,
+    convert, save_both,
+)
+
+
+def _model(merge, arity, broadcast=False):
+    x = keras.Input((5, 4))
+    branches = [keras.layers.Dense(6, activation="tanh", name=f"branch{i}")(x)
+                for i in range(arity)]
+    if broadcast:  # a squeeze-and-excitation style gate (N, 1, 6) times (N, 5, 6)
+        pooled = keras.layers.GlobalAveragePooling1D(keepdims=True, name="pool")(branches[1])
+        branches[1] = keras.layers.Dense(6, activation="sigmoid", name="gate")(pooled)
+    merged = merge(name="merge")(branches)
+    h = keras.layers.Activation("tanh", name="post")(merged)
+    h = keras.layers.Flatten(name="flat")(h)
+    return keras.Model(x, keras.layers.Dense(3, name="out")(h))
+
+
+CASES = {
+    "multiply2": (keras.layers.Multiply, 2, False),
+    "multiply3": (keras.layers.Multiply, 3, False),
+    "gate": (keras.layers.Multiply, 2, True),
+    "subtract": (keras.layers.Subtract, 2, False),
+    "average3": (keras.layers.Average, 3, False),
+    "maximum2": (keras.layers.Maximum, 2, False),
+    "maximum3": (keras.layers.Maximum, 3, False),
+    "minimum2": (keras.layers.Minimum, 2, False),
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("merge")
+    cache = {}
+
+    def get(case):
+        if case not in cache:
+            model = _model(*CASES[case])
+            rng = np.random.default_rng(sorted(CASES).index(case))
+            model.set_weights([rng.normal(size=w.shape).astype(np.float32)
+                               for w in model.get_weights()])
+            cache[case] = (model, save_both(model, root, case))
+        return cache[case]
+
+    return get
+
+
+def _inputs(seed, n=4):
+    return [np.random.default_rng(seed).normal(size=(n, 5, 4)).astype(np.float32)]
+
+
+FORWARD = [(case, "keras") for case in sorted(CASES)] + [
+    (case, source) for case, source in (("multiply3", "h5"), ("gate", "live"), ("minimum2", "h5"))]
+
+
+@pytest.mark.parametrize("case, source", FORWARD)
+def test_forward_matches_keras(built, case, source):
+    model, sources = built(case)
+    assert_forward_matches(convert(sources[source], nonlinear_mxts_mode=M.Rescale), model,
+                           _inputs(1))
+
+
+@pytest.mark.parametrize("case, mode", [(case, M.Rescale) for case in sorted(CASES)] + [
+    (case, M.RevealCancel) for case in ("multiply3", "gate", "subtract", "maximum3", "minimum2")])
+def test_sums_to_delta_with_nonzero_reference(built, case, mode):
+    model, sources = built(case)
+    refs = [np.random.default_rng(7).normal(size=(1, 5, 4)).astype(np.float32)]
+    assert_sums_to_delta(convert(sources["keras"], nonlinear_mxts_mode=mode), model,
+                         _inputs(2), refs, task=1)
+
+
+@pytest.mark.parametrize("case", ["multiply3", "gate", "subtract", "maximum3", "minimum2"])
+def test_gradient_mode_matches_gradient_tape(built, case):
+    model, sources = built(case)
+    assert_gradient_matches_tape(convert(sources["live"], nonlinear_mxts_mode=M.Gradient),
+                                 model, _inputs(3), task=2)
