@@ -24,6 +24,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_scoring.py
 	$(PY) benchmarks/bench_genomics.py
 	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_applications.py
+	$(PY) benchmarks/bench_sequence_models.py
 
 clean:
 	rm -rf $(VENV) demo_output build *.egg-info

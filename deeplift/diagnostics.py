@@ -24,7 +24,8 @@ import tensorflow as tf
 
 from deeplift import graph, kernels, util
 from deeplift.convergence import RELATIVE_TOLERANCE, relative_gaps
-from deeplift.layers.base import Input, Layer, LinearLayer, RoutingLayer, SymbolicVar
+from deeplift.layers.base import Input, Layer, SymbolicVar
+from deeplift.layers.linear import LinearLayer, RoutingLayer
 from deeplift.layers.fallback import KerasFallback
 from deeplift.models import Model, SequentialModel
 from deeplift.modes import NonlinearMxtsMode

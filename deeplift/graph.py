@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from deeplift.layers.activations import Activation
-from deeplift.layers.base import Input, Layer, LinearLayer, check_can_be_target
+from deeplift.layers.base import Input, Layer, check_can_be_target
+from deeplift.layers.linear import LinearLayer
 from deeplift.layers.pooling import _GlobalMaxPool, _MaxPool
 from deeplift.layers.product import Product
 from deeplift.modes import MaxPoolDeepLiftMode, NonlinearMxtsMode

@@ -13,7 +13,8 @@ import math
 import tensorflow as tf
 
 from deeplift.layers import softmax
-from deeplift.layers.base import Layer, as_float32_constant
+from deeplift.layers.base import Layer
+from deeplift.layers.linear import as_float32_constant
 from deeplift.modes import NonlinearMxtsMode
 from deeplift.rules import effective_mode, get_rule
 

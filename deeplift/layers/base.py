@@ -3,8 +3,9 @@
 A DeepLIFT model is a graph of ``Layer`` objects joined with ``set_inputs``.
 Layers are small and pure: each knows its forward op, how it splits a
 difference-from-reference into positive and negative parts, and how it sends
-multipliers back to its inputs. Traversal lives in ``deeplift.graph`` and the
-nonlinear rules in ``deeplift.rules``.
+multipliers back to its inputs. Traversal lives in ``deeplift.graph``, the
+nonlinear rules in ``deeplift.rules``, and the bases of linear and routing
+layers (``LinearLayer``, ``RoutingLayer``) in ``deeplift.layers.linear``.
 
 Tensor conventions used by every layer method:
   * activations have shape ``(N, ...)``; reference activations ``(N, ...)`` or
@@ -24,7 +25,6 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from deeplift import kernels
 from deeplift.modes import ScoringMode
 from deeplift.streams import map_streams, sign_split  # noqa: F401  (public here too)
 from deeplift.rules import report_resolved_modes
@@ -340,167 +340,3 @@ def check_can_be_target(layer: "Layer") -> None:
     reason = layer.not_a_target_reason()
     if reason is not None:
         raise ValueError(reason)
-
-
-def linear_vjp(fn, input_templates: list[tf.Tensor], mxts: tf.Tensor) -> list[tf.Tensor]:
-    """Transposed linear map: ``J^T m`` for a linear ``fn`` of several inputs.
-
-    Args:
-        fn: a linear (bias-free) function of a list of tensors.
-        input_templates: tensors whose ``shape[1:]`` is each input's
-            per-example shape; their values and batch size are irrelevant
-            because ``fn`` is linear and the batch comes from ``mxts``.
-        mxts: multipliers on ``fn``'s output, shape ``(T, N, ...)``.
-
-    Returns:
-        One tensor per input, shape ``(T, N, ...)``.
-
-    Autodiff produces the exact transposed ops (e.g. ``MatMul`` with the
-    transposed kernel). The forward op on zeros is pruned from the graph
-    unless some gradient reads the shape of its output: the squeeze around a
-    1-d convolution does, which is why convolutions override
-    ``LinearLayer.transpose`` with their own transposed op.
-    """
-    num_tasks = tf.shape(mxts)[0]
-    flat_mxts = tf.reshape(mxts, tf.concat([[-1], tf.shape(mxts)[2:]], 0))
-    batch = tf.shape(flat_mxts)[0]
-    zeros = [
-        tf.zeros(tf.concat([[batch], tf.shape(t)[1:]], 0), dtype=mxts.dtype)
-        for t in input_templates
-    ]
-    with tf.GradientTape() as tape:
-        for z in zeros:
-            tape.watch(z)
-        out = fn(zeros)
-    grads = tape.gradient(out, zeros, output_gradients=flat_mxts,
-                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return [
-        tf.reshape(g, tf.concat([[num_tasks, -1], tf.shape(g)[1:]], 0))
-        for g in grads
-    ]
-
-
-def static_tail(tensor: tf.Tensor) -> list[int] | None:
-    """``tensor.shape[1:]`` as Python ints, or None when one is unknown.
-
-    Transposes built from static sizes add a handful of ops to the graph
-    where ``tf.shape`` arithmetic adds dozens; that matters for unrolled
-    recurrent layers, whose thousands of small layers are traced one by one.
-    """
-    tail = tensor.shape[1:]
-    return tail.as_list() if tail.is_fully_defined() else None
-
-
-def leading_dims(tensor: tf.Tensor, count: int) -> tf.Tensor:
-    """The first ``count`` entries of ``tf.shape(tensor)`` (int32 ``(count,)``)."""
-    return tf.slice(tf.shape(tensor), [0], [count])
-
-
-def as_float32_constant(value, what: str, layer_name: str) -> tf.Tensor:
-    """Converts user weights to an eager float32 tensor, naming the layer on
-    failure. Eager tensors are captured (not copied) by ``tf.function``."""
-    try:
-        tensor = tf.constant(value, dtype=tf.float32)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"Layer {layer_name!r}: {what} must be a numeric array; {err}"
-        ) from None
-    if not bool(tf.reduce_all(tf.math.is_finite(tensor))):
-        raise ValueError(f"Layer {layer_name!r}: {what} contains NaN or inf values.")
-    return tensor
-
-
-class LinearLayer(Layer):
-    """Base of layers computing ``y = W(x) + b`` (Dense, convolutions).
-
-    Subclasses implement ``linear(x, kernel)``, the bias-free map. The
-    contribution parts follow the original package: they are built from the
-    sign of the *input's* difference from reference, ``dy+ = W+ dx+ + W- dx-``,
-    computed here as ``(W dx + |W| |dx|) / 2`` (two linear maps instead of
-    four). Both maps run on ``dx`` itself, not on ``y - y0``: when every term
-    of a part has the same sign, ``W dx`` and ``|W| |dx|`` add the same
-    magnitudes in the same order, so a part that should be exactly zero is
-    exactly zero rather than rounding noise of the bias and the cancellation
-    in ``y - y0``, noise RevealCancel would divide by.
-    Backward, each input element takes ``W+^T m+ + W-^T m-`` when its
-    ``dx > 0``, ``W-^T m+ + W+^T m-`` when ``dx < 0`` and ``W^T (m+ + m-) / 2``
-    at zero, i.e. ``(W^T (m+ + m-) + sign(dx) |W|^T (m+ - m-)) / 2``; with a
-    single stream this is the plain transpose ``W^T m``.
-    """
-
-    def __init__(self, kernel, bias=None, **kwargs):
-        super().__init__(**kwargs)
-        self.kernel = as_float32_constant(kernel, "kernel", self.name)
-        units = self.output_units(self.kernel.shape)
-        if bias is None:
-            bias = tf.zeros([units])
-        self.bias = as_float32_constant(bias, "bias", self.name)
-        if self.bias.shape.rank != 1 or self.bias.shape[0] != units:
-            raise ValueError(
-                f"Layer {self.name!r}: bias must have shape ({units},) to match "
-                f"the kernel of shape {tuple(self.kernel.shape)}; got "
-                f"{tuple(self.bias.shape)}."
-            )
-        self._abs_kernel = tf.abs(self.kernel)
-
-    @staticmethod
-    def output_units(kernel_shape) -> int:
-        """Number of output channels (the bias size) for a kernel shape:
-        its last axis, unless a subclass lays its kernel out differently."""
-        return int(kernel_shape[-1])
-
-    def linear(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-        raise NotImplementedError
-
-    def add_bias(self, y: tf.Tensor) -> tf.Tensor:
-        return y + self.bias
-
-    def forward(self, inputs):
-        return self.add_bias(self.linear(inputs[0], self.kernel))
-
-    def forward_parts(self, fp):
-        input_diff = fp.diff(self.inputs)
-        net = self.linear(input_diff, self.kernel)
-        spread = self.linear(tf.abs(input_diff), self._abs_kernel)
-        return kernels.split_by_spread(net, spread)
-
-    def transpose(self, mxts: tf.Tensor, kernel: tf.Tensor, template: tf.Tensor) -> tf.Tensor:
-        """``kernel^T m``: multipliers ``(T, N, *out)`` on this layer's output
-        to ``(T, N, *in)`` on its input; ``template`` is ``(B, *in)`` (only
-        its ``shape[1:]`` is read).
-        Subclasses with a dedicated transposed op override this."""
-        (out,) = linear_vjp(lambda z: self.linear(z[0], kernel), [template], mxts)
-        return out
-
-    def backward(self, fp, pos, neg):
-        template = fp.shape_template(self.inputs)
-        if pos is neg:
-            mxts = self.transpose(pos, self.kernel, template)
-            return [(mxts, mxts)]
-        total, difference = kernels.sum_and_difference(pos, neg)
-        total = self.transpose(total, self.kernel, template)
-        spread = self.transpose(difference, self._abs_kernel, template)
-        mxts = kernels.combine_by_sign(total, spread, fp.diff(self.inputs))
-        return [(mxts, mxts)]
-
-
-class RoutingLayer(Layer):
-    """Base of bias-free linear layers with non-negative weights: reshapes,
-    padding, cropping, concatenation, addition, average pooling, no-ops.
-
-    The same map is applied to the positive and the negative parts, and its
-    transpose to each multiplier stream.
-    """
-
-    def forward_parts(self, fp):
-        parts = [fp.parts(layer) for layer in self.input_layers()]
-        return (
-            self.forward([pos for pos, _ in parts]),
-            self.forward([neg for _, neg in parts]),
-        )
-
-    def backward(self, fp, pos, neg):
-        templates = [fp.shape_template(layer) for layer in self.input_layers()]
-        pos_in = linear_vjp(self.forward, templates, pos)
-        neg_in = pos_in if pos is neg else linear_vjp(self.forward, templates, neg)
-        return list(zip(pos_in, neg_in))

@@ -6,7 +6,7 @@ import math
 import tensorflow as tf
 
 from deeplift import kernels
-from deeplift.layers.base import LinearLayer
+from deeplift.layers.linear import LinearLayer
 from deeplift.layers.helpers import (
     channels_last_op, parse_data_format, standardize_tuple, to_channels_first, to_channels_last,
 )

@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from deeplift.layers.base import (
-    Input, Layer, LinearLayer, RoutingLayer, SymbolicVar, leading_dims, static_tail,
-)
+from deeplift.layers.base import Input, Layer, SymbolicVar
+from deeplift.layers.linear import LinearLayer, RoutingLayer, leading_dims, static_tail
 from deeplift.layers.helpers import parse_data_format, standardize_pairs, to_channels_last
 from deeplift.modes import (
     ActivationNames,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from deeplift.layers.base import LinearLayer, as_float32_constant, static_tail
+from deeplift.layers.linear import LinearLayer, as_float32_constant, static_tail
 
 
 class EinsumDense(LinearLayer):

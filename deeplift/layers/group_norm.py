@@ -40,7 +40,8 @@ import tensorflow as tf
 
 from deeplift import kernels
 from deeplift.layers.activations import Activation
-from deeplift.layers.base import Layer, RoutingLayer, as_float32_constant
+from deeplift.layers.base import Layer
+from deeplift.layers.linear import RoutingLayer, as_float32_constant
 
 
 class Grouping:

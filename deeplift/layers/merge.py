@@ -26,7 +26,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from deeplift import kernels
-from deeplift.layers.base import Layer, RoutingLayer
+from deeplift.layers.base import Layer
+from deeplift.layers.linear import RoutingLayer
 from deeplift.layers.product import CHAIN_RULE_MODES
 from deeplift.modes import NonlinearMxtsMode
 from deeplift.streams import sign_split

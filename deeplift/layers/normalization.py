@@ -5,7 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 from deeplift import kernels
-from deeplift.layers.base import Layer, as_float32_constant
+from deeplift.layers.base import Layer
+from deeplift.layers.linear import as_float32_constant
 
 
 class BatchNormalization(Layer):

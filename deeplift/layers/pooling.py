@@ -24,7 +24,8 @@ import tensorflow as tf
 
 from deeplift import kernels
 from deeplift.layers import cross_max
-from deeplift.layers.base import Layer, RoutingLayer
+from deeplift.layers.base import Layer
+from deeplift.layers.linear import RoutingLayer
 from deeplift.streams import map_streams, sign_split
 from deeplift.layers.helpers import (
     channels_last_op, parse_data_format, standardize_tuple, to_channels_first,

@@ -34,7 +34,8 @@ import string
 import tensorflow as tf
 
 from deeplift import kernels
-from deeplift.layers.base import Layer, static_tail
+from deeplift.layers.base import Layer
+from deeplift.layers.linear import static_tail
 from deeplift.modes import NonlinearMxtsMode
 
 #: Modes whose multipliers are gradients: the chain rule, not the Shapley split.

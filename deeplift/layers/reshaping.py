@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from deeplift.layers.base import RoutingLayer
+from deeplift.layers.linear import RoutingLayer
 from deeplift.layers.core import _Cropping, _Padding
 from deeplift.layers.helpers import channels_last_op, parse_data_format, standardize_tuple
 from deeplift.modes import DataFormat

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from deeplift.layers.base import (
-    Layer, RoutingLayer, as_float32_constant, sign_split, static_tail,
-)
+from deeplift.layers.base import Layer, sign_split
+from deeplift.layers.linear import RoutingLayer, as_float32_constant, static_tail
 
 #: Reference token id meaning "the zero vector" rather than a row of the table.
 ZERO_EMBEDDING_TOKEN = -1

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from deeplift.layers.base import Layer, RoutingLayer, as_float32_constant
+from deeplift.layers.base import Layer
+from deeplift.layers.linear import RoutingLayer, as_float32_constant
 from deeplift.layers.merge import unbroadcast
 
 
