@@ -51,6 +51,15 @@ def randomise(model, seed):
     return model
 
 
+def inputs_and_reference(model, seed):
+    """Four normal random examples shaped like ``model``'s input and a
+    per-example reference of half their scale."""
+    rng = np.random.default_rng(seed)
+    shape = (4,) + tuple(model.input_shape[1:])
+    return (rng.normal(size=shape).astype(np.float32),
+            (0.5 * rng.normal(size=shape)).astype(np.float32))
+
+
 def convert(model, source, tmp_path, **kwargs):
     kwargs.setdefault("verbose", False)
     if source == "live":

@@ -15,7 +15,9 @@ from deeplift.modes import NonlinearMxtsMode as M
 from deeplift.rules import effective_mode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from new_layer_checks import check_conversion, convert, randomise  # noqa: E402
+from new_layer_checks import (  # noqa: E402
+    check_conversion, convert, inputs_and_reference, randomise,
+)
 
 pytestmark = [pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")]
 
@@ -65,13 +67,6 @@ def conv3d_model(K):
 BUILDERS = {"conv2d": conv2d_model, "conv1d": conv1d_model, "conv3d": conv3d_model}
 
 
-def _inputs(model, seed):
-    rng = np.random.default_rng(seed)
-    shape = (4,) + tuple(model.input_shape[1:])
-    return (rng.normal(size=shape).astype(np.float32),
-            (0.5 * rng.normal(size=shape)).astype(np.float32))
-
-
 # Every new layer meets both delta rules and the gradient check in some
 # model; the modes are spread over the models to keep compiling short.
 @pytest.mark.parametrize("kind,sources,delta_modes", [
@@ -80,14 +75,14 @@ def _inputs(model, seed):
     ("conv3d", ("keras",), (M.Rescale,))])
 def test_keras3(tmp_path, kind, sources, delta_modes):
     model = randomise(BUILDERS[kind](importlib.import_module("keras")), seed=len(kind))
-    x, ref = _inputs(model, 1)
+    x, ref = inputs_and_reference(model, 1)
     check_conversion(model, tmp_path, x, ref, sources=sources, delta_modes=delta_modes)
 
 
 @pytest.mark.parametrize("kind", ["conv2d", "conv1d"])
 def test_keras2_h5(tmp_path, kind):
     model = randomise(BUILDERS[kind](importlib.import_module("tf_keras")), seed=3)
-    x, ref = _inputs(model, 2)
+    x, ref = inputs_and_reference(model, 2)
     check_conversion(model, tmp_path, x, ref, sources=("h5",), delta_modes=(), gradient=False)
 
 

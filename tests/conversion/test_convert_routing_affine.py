@@ -17,7 +17,7 @@ from deeplift.modes import NonlinearMxtsMode as M
 
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers import chain, run_lowlevel  # noqa: E402
-from new_layer_checks import check_conversion, randomise  # noqa: E402
+from new_layer_checks import check_conversion, inputs_and_reference, randomise  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")]
 
@@ -84,13 +84,6 @@ BUILDERS = {"image": image_model, "sequence": sequence_model, "volume": volume_m
             "max": max_model}
 
 
-def _inputs(model, seed):
-    rng = np.random.default_rng(seed)
-    shape = (4,) + tuple(model.input_shape[1:])
-    return (rng.normal(size=shape).astype(np.float32),
-            (0.5 * rng.normal(size=shape)).astype(np.float32))
-
-
 @pytest.mark.parametrize("kind,sources,delta_modes", [
     ("image", ("live", "keras", "h5"), (M.Rescale, M.RevealCancel)),
     ("sequence", ("live", "keras"), (M.RevealCancel,)),
@@ -100,14 +93,14 @@ def _inputs(model, seed):
 ])
 def test_keras3(tmp_path, kind, sources, delta_modes):
     model = randomise(BUILDERS[kind](importlib.import_module("keras")), seed=len(kind))
-    x, ref = _inputs(model, 1)
+    x, ref = inputs_and_reference(model, 1)
     check_conversion(model, tmp_path, x, ref, sources=sources, delta_modes=delta_modes)
 
 
 @pytest.mark.parametrize("kind", ["sequence", "volume"])
 def test_keras2_h5(tmp_path, kind):
     model = randomise(BUILDERS[kind](importlib.import_module("tf_keras")), seed=7)
-    x, ref = _inputs(model, 2)
+    x, ref = inputs_and_reference(model, 2)
     check_conversion(model, tmp_path, x, ref, sources=("h5",), delta_modes=(), gradient=False)
 
 
@@ -160,16 +153,16 @@ def time_distributed_dense_model(K):
 def test_time_distributed_keras3(tmp_path):
     K = importlib.import_module("keras")
     model = randomise(time_distributed_model(K), seed=11)
-    x, ref = _inputs(model, 3)
+    x, ref = inputs_and_reference(model, 3)
     # max pooling inside: Gradient vs GradientTape and forward from every format
     check_conversion(model, tmp_path, x, ref, sources=("live", "keras", "h5"), delta_modes=())
     model = randomise(time_distributed_dense_model(K), seed=12)
-    x, ref = _inputs(model, 4)
+    x, ref = inputs_and_reference(model, 4)
     check_conversion(model, tmp_path, x, ref, sources=("keras",),
                      delta_modes=(M.Rescale, M.RevealCancel), gradient=False)
 
 
 def test_time_distributed_keras2_h5(tmp_path):
     model = randomise(time_distributed_model(importlib.import_module("tf_keras")), seed=13)
-    x, ref = _inputs(model, 5)
+    x, ref = inputs_and_reference(model, 5)
     check_conversion(model, tmp_path, x, ref, sources=("h5",), delta_modes=(), gradient=False)
