@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,7 +25,7 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench_scoring import gradient_x_input_fn, time_call  # noqa: E402
+from bench_scoring import gradient_x_input_fn, median_times  # noqa: E402
 from check_applications import COMMON, RAW_PIXELS, randomise  # noqa: E402
 
 from deeplift.conversion.kerasapi_conversion import convert_keras_model  # noqa: E402
@@ -58,13 +57,7 @@ def bench_model(name: str, size: int, batch: int, rounds: int, repeats: int) -> 
         candidates[mode.value] = (lambda f=func: f(task_idx=0, input_data_list=[x],
                                                    input_references_list=[reference],
                                                    batch_size=batch))
-    for fn in candidates.values():  # warm up: trace and first run
-        fn()
-    times = {key: [] for key in candidates}
-    for _ in range(rounds):
-        for key, fn in candidates.items():
-            times[key].append(time_call(fn, repeats))
-    return {key: statistics.median(values) for key, values in times.items()}
+    return median_times(candidates, rounds, repeats)
 
 
 def main(argv=None) -> None:

@@ -78,7 +78,14 @@ def bench_workload(name: str, rounds: int, batch: int, repeats: int) -> dict:
             candidates[f"pool_{pool_mode}"] = (
                 lambda f=func: f(task_idx=0, input_data_list=[x], input_references_list=[ref],
                                  batch_size=batch))
-    for fn in candidates.values():  # warm up: trace and first run
+    return median_times(candidates, rounds, repeats)
+
+
+def median_times(candidates: dict, rounds: int, repeats: int) -> dict:
+    """Median seconds per call of each zero-argument callable, after one
+    warm-up call each (tracing); rounds interleave the candidates so that
+    load changes hit them alike."""
+    for fn in candidates.values():
         fn()
     times = {key: [] for key in candidates}
     for _ in range(rounds):

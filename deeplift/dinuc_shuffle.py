@@ -41,6 +41,19 @@ class SingleArrangementWarning(UserWarning):
 RngLike = np.random.Generator | np.random.RandomState | int | None
 
 
+def _is_seed(rng) -> bool:
+    """Whether ``rng`` is an int seed (bools excluded).
+
+    Raises:
+        ValueError: a negative int seed.
+    """
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng must be a non-negative int seed; received {rng}.")
+        return True
+    return False
+
+
 def _as_generator(rng: RngLike) -> np.random.Generator:
     """Normalises ``rng`` to a ``numpy.random.Generator``."""
     if rng is None:
@@ -51,9 +64,7 @@ def _as_generator(rng: RngLike) -> np.random.Generator:
         # Derive a seed from the RandomState so that its stream advances and the
         # caller's seeding keeps making runs reproducible.
         return np.random.default_rng(int(rng.randint(np.iinfo(np.int64).max, dtype=np.int64)))
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"rng must be a non-negative int seed; received {rng}.")
+    if _is_seed(rng):
         return np.random.default_rng(int(rng))
     raise TypeError(
         "rng must be a numpy.random.Generator, a numpy.random.RandomState, an int "
@@ -164,9 +175,7 @@ def _as_random_state(rng: RngLike) -> np.random.RandomState | np.random.Generato
         return np.random.RandomState()
     if isinstance(rng, (np.random.RandomState, np.random.Generator)):
         return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"rng must be a non-negative int seed; received {rng}.")
+    if _is_seed(rng):
         return np.random.RandomState(int(rng))
     raise TypeError(
         "rng must be a numpy.random.RandomState, a numpy.random.Generator, an int "
