@@ -67,6 +67,10 @@ def reveal_cancel_parts(x0, pos_in, neg_in, fn):
     """RevealCancel's split of ``f(x) - f(x0)`` into (dy+, dy-), evaluated at
     the exact parts: the two halves sum to ``f(x0 + p + n) - f(x0)`` and a
     part that is exactly 0 gives an output part that is exactly 0."""
+    return _reveal_cancel_parts_body(x0, pos_in, neg_in, fn)
+
+
+def _reveal_cancel_parts_body(x0, pos_in, neg_in, fn):
     f_ref = fn(x0)
     f_pos = fn(x0 + pos_in)
     f_neg = fn(x0 + neg_in)
@@ -107,6 +111,10 @@ def reveal_cancel_slopes(x0, pos_in, neg_in, fn):
     would be mostly rounding noise (piecewise-linear functions such as ReLU
     give the original's float32 numbers either way).
     """
+    return _reveal_cancel_slopes_body(x0, pos_in, neg_in, fn)
+
+
+def _reveal_cancel_slopes_body(x0, pos_in, neg_in, fn):
     p = nudge_from_zero(pos_in)
     n = nudge_from_zero(neg_in)
     f_ref, f_pos, f_neg, f_np, f_pn = _in_float64(
@@ -118,9 +126,38 @@ def reveal_cancel_slopes(x0, pos_in, neg_in, fn):
 
 
 @fused
+def reveal_cancel_forward(x0, pos_in, neg_in, fn):
+    """RevealCancel's whole forward work on one nonlinearity in one loop:
+    ``(dy+, dy-, dy+ + dy-, dy+ / p, dy- / n)``, the parts and their sum as
+    ``reveal_cancel_parts`` and the two slopes as ``reveal_cancel_slopes``
+    (same formulas, same rounding). The backward pass then only scales the
+    multiplier streams by the slopes, instead of reading the input parts
+    again to re-evaluate ``f`` at the same points."""
+    dy_pos, dy_neg = _reveal_cancel_parts_body(x0, pos_in, neg_in, fn)
+    slope_pos, slope_neg = _reveal_cancel_slopes_body(x0, pos_in, neg_in, fn)
+    return dy_pos, dy_neg, dy_pos + dy_neg, slope_pos, slope_neg
+
+
+@fused
 def sum_and_difference(pos, neg):
     """``(m+ + m-, m+ - m-)``: the inputs of the two-stream linear transpose."""
     return pos + neg, pos - neg
+
+
+@fused
+def scaled_sum_and_difference(pos, neg, scale):
+    """``sum_and_difference`` of the streams ``scale_parts_by_sign(pos, neg,
+    scale)``, which is ``(scale (m+ + m-), |scale| (m+ - m-))``: a
+    per-channel scale's transpose and the linear layer's split in one loop."""
+    return (pos + neg) * scale, (pos - neg) * tf.abs(scale)
+
+
+@fused
+def sloped_sum_and_difference(pos, neg, slope_pos, slope_neg, scale):
+    """``scaled_sum_and_difference`` of RevealCancel's scaled streams
+    ``(m+ * slope+, m- * slope-)``: activation, per-channel scale and the
+    linear layer's split in one loop (``scale = 1.0`` without a scale)."""
+    return scaled_sum_and_difference.python_function(pos * slope_pos, neg * slope_neg, scale)
 
 
 @fused
@@ -136,6 +173,17 @@ def split_by_spread(net, spread):
     parts of a linear map's output difference ``net = W dx`` given
     ``spread = |W| |dx|``."""
     return (net + spread) * 0.5, (net - spread) * 0.5
+
+
+@fused
+def split_by_spread_scaled(net, spread, scale):
+    """``split_by_spread(scale * net, |scale| * spread)``: the parts of
+    ``scale * (W dx)`` for a per-channel ``scale`` (a BatchNormalization after
+    a convolution), which are the parts of the linear map ``scale * W``,
+    in one loop instead of splitting and then scaling with a sign swap."""
+    scaled_net = net * scale
+    scaled_spread = spread * tf.abs(scale)
+    return (scaled_net + scaled_spread) * 0.5, (scaled_net - scaled_spread) * 0.5
 
 
 @fused

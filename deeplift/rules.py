@@ -28,6 +28,7 @@ class Rule:
 
     multipliers: Callable
     parts: Callable
+    difference: Callable | None = None
 
 
 NONLINEAR_RULES: dict[NonlinearMxtsMode, Rule] = {}
@@ -55,9 +56,13 @@ def scale_input_parts(layer, fp):
 
 
 def register_rule(mode: NonlinearMxtsMode, multipliers: Callable,
-                  parts: Callable = scale_input_parts) -> None:
-    """Adds (or replaces) the rule used for ``mode``."""
-    NONLINEAR_RULES[NonlinearMxtsMode.parse(mode, "mode")] = Rule(multipliers, parts)
+                  parts: Callable = scale_input_parts,
+                  difference: Callable | None = None) -> None:
+    """Adds (or replaces) the rule used for ``mode``. ``difference(layer,
+    fp)``, when given, is the layer's ``y - y0`` computed from its input's
+    parts and reference alone (it lets a forward pass in difference space
+    skip the activations; see ``traversal.ForwardPass``)."""
+    NONLINEAR_RULES[NonlinearMxtsMode.parse(mode, "mode")] = Rule(multipliers, parts, difference)
 
 
 def get_rule(mode) -> Rule:
@@ -108,13 +113,28 @@ def _pass_through(layer, fp, pos, neg):
     return pos, neg
 
 
+def _reveal_cancel_forward(layer, fp):
+    """``(dy+, dy-, dy, slope+, slope-)`` of ``kernels.reveal_cancel_forward``,
+    computed once per pass."""
+    def compute():
+        pos_in, neg_in = fp.parts(layer.inputs)
+        return kernels.reveal_cancel_forward(fp.ref(layer.inputs), pos_in, neg_in, layer.fn)
+
+    return fp.cached(layer, "reveal_cancel", compute)
+
+
 def _reveal_cancel_parts(layer, fp):
     """Shapley-style split over the two players "positive part" and
     "negative part" of the input difference (paper, section 3.5.3):
     ``dy+ = [(f(x0+p) - f(x0)) + (f(x0+n+p) - f(x0+n))] / 2`` and
     symmetrically for ``dy-``."""
-    pos_in, neg_in = fp.parts(layer.inputs)
-    return kernels.reveal_cancel_parts(fp.ref(layer.inputs), pos_in, neg_in, layer.fn)
+    dy_pos, dy_neg, _, _, _ = _reveal_cancel_forward(layer, fp)
+    return dy_pos, dy_neg
+
+
+def _reveal_cancel_difference(layer, fp):
+    """``dy+ + dy- = f(x0 + p + n) - f(x0)``, from the input's parts."""
+    return _reveal_cancel_forward(layer, fp)[2]
 
 
 def _reveal_cancel(layer, fp, pos, neg):
@@ -124,12 +144,10 @@ def _reveal_cancel(layer, fp, pos, neg):
     The layer's own parts (``_reveal_cancel_parts``) stay un-nudged, so
     contributions of an exactly-zero part stay 0 and sum to delta exactly.
     """
-    def compute():
-        pos_in, neg_in = fp.parts(layer.inputs)
-        return kernels.reveal_cancel_slopes(fp.ref(layer.inputs), pos_in, neg_in, layer.fn)
-
-    slope_pos, slope_neg = fp.cached(layer, "reveal_cancel_slopes", compute)
-    return kernels.scale_streams(pos, neg, slope_pos, slope_neg)
+    _, _, _, slope_pos, slope_neg = _reveal_cancel_forward(layer, fp)
+    streams = kernels.scale_streams(pos, neg, slope_pos, slope_neg)
+    fp.note_streams(streams, slopes=(pos, neg, slope_pos, slope_neg))
+    return streams
 
 
 register_rule(NonlinearMxtsMode.Rescale, _rescale)
@@ -138,7 +156,8 @@ register_rule(NonlinearMxtsMode.GuidedBackprop, _guided_backprop)
 register_rule(NonlinearMxtsMode.GuidedBackpropRescale, _guided_backprop_rescale)
 register_rule(NonlinearMxtsMode.DeconvNet, _deconvnet)
 register_rule(NonlinearMxtsMode.PassThrough, _pass_through)
-register_rule(NonlinearMxtsMode.RevealCancel, _reveal_cancel, parts=_reveal_cancel_parts)
+register_rule(NonlinearMxtsMode.RevealCancel, _reveal_cancel, parts=_reveal_cancel_parts,
+              difference=_reveal_cancel_difference)
 
 
 class ModeResolutionError(RuntimeError, ValueError):

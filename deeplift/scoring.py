@@ -28,11 +28,12 @@ import tensorflow as tf
 
 from deeplift import graph, kernels
 from deeplift.layers.base import Input, Layer, SymbolicVar
+from deeplift.modes import NonlinearMxtsMode
 
 
 def _seed(target: Layer, fp: graph.ForwardPass, seed: tf.Tensor):
     """The target's multipliers ``(T, N, *target_shape)`` from its seed."""
-    seed = tf.broadcast_to(seed, tf.concat([tf.shape(seed)[:1], tf.shape(fp.act(target))], 0))
+    seed = tf.broadcast_to(seed, tf.concat([tf.shape(seed)[:1], fp.batch_shape(target)], 0))
     return seed, seed
 
 
@@ -49,7 +50,7 @@ def _evaluate(var: SymbolicVar, fp: graph.ForwardPass, mxts: dict, num_tasks) ->
     if id(layer) in mxts:
         pos, neg = mxts[id(layer)]
     else:
-        zeros = tf.zeros(tf.concat([[num_tasks], tf.shape(fp.act(layer))], 0))
+        zeros = tf.zeros(tf.concat([[num_tasks], fp.batch_shape(layer)], 0))
         pos = neg = zeros
     if var.kind == "pos_mxts":
         return pos
@@ -130,12 +131,16 @@ def build_graph_function(input_layers: Sequence[Input], outputs: Sequence[Symbol
     modes = graph.resolve_modes(order)
     wanted = [var.layer for var in outputs if var.needs_backward]
     num_inputs = len(input_layers)
+    # RevealCancel needs every linear layer's W dx for its parts; the forward
+    # pass then takes differences from those (see graph.ForwardPass).
+    two_streams = bool(wanted) and NonlinearMxtsMode.RevealCancel in modes.values()
 
     def run(*args):
         acts, refs = args[:num_inputs], args[num_inputs:2 * num_inputs]
         rows = args[2 * num_inputs] if shared_rows else None
         seeds = args[len(args) - len(targets):]
-        fp = graph.ForwardPass(dict(zip(input_layers, zip(acts, refs))), modes, act_rows=rows)
+        fp = graph.ForwardPass(dict(zip(input_layers, zip(acts, refs))), modes, act_rows=rows,
+                               difference_space=two_streams)
         mxts = {}
         if needs_backward and targets:
             mxts = graph.backward(fp, [(target, _seed(target, fp, seed))

@@ -96,20 +96,39 @@ class ForwardPass:
             is row ``act_rows[i]`` of them: the activation stream is computed
             once per distinct example (e.g. a sequence scored against many
             references) and gathered to ``(N, ...)`` per layer on demand.
+        difference_space: compute differences from reference from the
+            inputs' differences wherever a layer can (``takes_differences``:
+            linear and routing layers, RevealCancel nonlinearities through
+            their parts), and such a layer's activations, when anything asks
+            for them, as ``ref + diff``. A two-stream (RevealCancel) pass
+            needs every linear layer's ``W dx`` for its parts anyway; taking
+            the difference from it spares one full-batch convolution or
+            matrix product per linear layer (the activation stream) and has
+            no cancellation noise. Activations then differ from the plain
+            forward pass by float32 rounding. Shared rows (``act_rows``)
+            are gathered at the inputs, as every difference has one row per
+            example anyway.
     """
 
     def __init__(self, feeds: dict[Input, tuple[tf.Tensor, tf.Tensor]],
                  modes: dict[int, NonlinearMxtsMode] | None = None,
-                 act_rows: tf.Tensor | None = None):
+                 act_rows: tf.Tensor | None = None, difference_space: bool = False):
         self._values = {"act": {}, "ref": {}}
         for layer, (act, ref) in feeds.items():
+            if difference_space and act_rows is not None:
+                act = tf.gather(act, act_rows)
             self._values["act"][id(layer)] = act
             self._values["ref"][id(layer)] = ref
         self._modes = modes or {}
-        self._act_rows = act_rows
+        self._act_rows = None if difference_space else act_rows
+        self.difference_space = difference_space
         self._cache: dict[tuple[int, str], tf.Tensor] = {}
+        self._takes_differences: dict[int, bool] = {}
+        self._stream_facts: dict[int, tuple[Mxts, dict]] = {}
 
     def act(self, layer: Layer) -> tf.Tensor:
+        if self.difference_space:
+            return self._resolve(layer, "act")
         if self._act_rows is None:
             return self._evaluate(layer, "act")
         return self.cached(layer, "act_rows",
@@ -126,17 +145,38 @@ class ForwardPass:
     def shape_template(self, layer: Layer) -> tf.Tensor:
         """A tensor with ``layer``'s per-example shape ``(B, ...)`` for ops
         that read only ``shape[1:]`` (transposes); ``B`` may differ from the
-        batch size, which spares gathering shared rows just for a shape."""
-        return self._evaluate(layer, "act")
+        batch size, which spares gathering shared rows (or, in difference
+        space, computing activations) just for a shape."""
+        return self._evaluate(layer, "ref" if self.difference_space else "act")
+
+    def batch_shape(self, layer: Layer) -> tf.Tensor:
+        """``tf.shape`` of ``layer``'s ``(N, ...)`` values, from whichever of
+        activations and differences this pass computes anyway."""
+        return tf.shape(self.diff(layer) if self.difference_space else self.act(layer))
 
     def ref(self, layer: Layer) -> tf.Tensor:
         return self._evaluate(layer, "ref")
 
     def diff(self, layer: Layer) -> tf.Tensor:
+        if self.difference_space:
+            return self._resolve(layer, "diff")
         return self.cached(layer, "diff", lambda: self.act(layer) - self.ref(layer))
 
     def parts(self, layer: Layer) -> tuple[tf.Tensor, tf.Tensor]:
         return self.cached(layer, "parts", lambda: layer.forward_parts(self))
+
+    def note_streams(self, streams: Mxts, **facts) -> None:
+        """Records how two multiplier streams were formed (e.g. ``slopes=(m+,
+        m-, slope+, slope-)``), so that the layer receiving exactly these
+        tensors can fuse that step with its own (``streams_facts``). The
+        unfused streams are still returned; a graph that does not use them
+        drops them."""
+        self._stream_facts[id(streams[0])] = (streams, facts)
+
+    def streams_facts(self, pos: tf.Tensor, neg: tf.Tensor) -> dict:
+        """What ``note_streams`` recorded for exactly ``(pos, neg)``, else {}."""
+        streams, facts = self._stream_facts.get(id(pos), ((None, None), {}))
+        return facts if streams[0] is pos and streams[1] is neg else {}
 
     def mode(self, layer: Layer) -> NonlinearMxtsMode:
         try:
@@ -150,6 +190,73 @@ class ForwardPass:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def _differences_suffice(self, layer: Layer) -> bool:
+        key = id(layer)
+        if key not in self._takes_differences:
+            self._takes_differences[key] = (not layer.is_input
+                                            and layer.takes_differences(self))
+        return self._takes_differences[key]
+
+    def _dependencies(self, layer: Layer, what: str) -> list[tuple[Layer, str]]:
+        """What ``_compute(layer, what)`` reads, in difference space."""
+        from_differences = self._differences_suffice(layer)
+        if what == "diff":
+            if from_differences:
+                return [(parent, "diff") for parent in layer.input_layers()]
+            return [(layer, "act")]
+        if layer.is_input:
+            return []
+        if from_differences:
+            return [(layer, "diff")]
+        return [(parent, "act") for parent in layer.input_layers()]
+
+    def _compute(self, layer: Layer, what: str) -> tf.Tensor:
+        from_differences = self._differences_suffice(layer)
+        if what == "diff":
+            if from_differences:
+                return layer.forward_diff(self)
+            return self._cache[(id(layer), "act")] - self.ref(layer)
+        if layer.is_input:
+            try:
+                return self._values["act"][id(layer)]
+            except KeyError:
+                raise ValueError(f"Input layer {layer.name!r} was not fed.") from None
+        if from_differences:
+            return self.ref(layer) + self._cache[(id(layer), "diff")]
+        return self._apply(layer, [self._cache[(id(parent), "act")]
+                                   for parent in layer.input_layers()])
+
+    def _resolve(self, layer: Layer, what: str) -> tf.Tensor:
+        """``what`` ("act" or "diff") of ``layer`` in difference space,
+        computing what it depends on first, iteratively (a recursion would
+        be as deep as the network)."""
+        target = (id(layer), what)
+        expanded = set()
+        stack = [(layer, what)]
+        while target not in self._cache:
+            node, kind = stack[-1]
+            key = (id(node), kind)
+            if key in self._cache:
+                stack.pop()
+            elif key in expanded:
+                stack.pop()
+                self._cache[key] = self._compute(node, kind)
+            else:
+                expanded.add(key)
+                stack.extend(dep for dep in self._dependencies(node, kind)
+                             if (id(dep[0]), dep[1]) not in self._cache)
+        return self._cache[target]
+
+    def _apply(self, node: Layer, inputs: list[tf.Tensor]) -> tf.Tensor:
+        try:
+            return node.forward(inputs)
+        except (ValueError, TypeError, tf.errors.InvalidArgumentError) as err:
+            shapes = [tuple(t.shape) for t in inputs]
+            raise ValueError(
+                f"Layer {node.name!r} ({type(node).__name__}) cannot be "
+                f"applied to inputs of shape {shapes}: {err}"
+            ) from None
+
     def _evaluate(self, layer: Layer, stream: str) -> tf.Tensor:
         values = self._values[stream]
         if id(layer) in values:
@@ -157,15 +264,8 @@ class ForwardPass:
         for node in topological_order([layer], skip=values):
             if node.is_input:
                 raise ValueError(f"Input layer {node.name!r} was not fed.")
-            inputs = [values[id(parent)] for parent in node.input_layers()]
-            try:
-                values[id(node)] = node.forward(inputs)
-            except (ValueError, TypeError, tf.errors.InvalidArgumentError) as err:
-                shapes = [tuple(t.shape) for t in inputs]
-                raise ValueError(
-                    f"Layer {node.name!r} ({type(node).__name__}) cannot be "
-                    f"applied to inputs of shape {shapes}: {err}"
-                ) from None
+            values[id(node)] = self._apply(node, [values[id(parent)]
+                                                  for parent in node.input_layers()])
         return values[id(layer)]
 
 

@@ -83,6 +83,15 @@ class Activation(Layer):
     def forward_parts(self, fp):
         return get_rule(fp.mode(self)).parts(self, fp)
 
+    def takes_differences(self, fp):
+        """Under rules that compute the difference from the input's parts
+        and reference (RevealCancel: ``f(x0 + dx+ + dx-) - f(x0)``)."""
+        return (get_rule(fp.mode(self)).difference is not None
+                and self.parts_sum_to_difference)
+
+    def forward_diff(self, fp):
+        return get_rule(fp.mode(self)).difference(self, fp)
+
     def not_a_target_reason(self) -> str | None:
         """Targets must be linear outputs, not activations (paper, section 3.6)."""
         before = self.inputs.name if isinstance(self.inputs, Layer) else None
@@ -251,6 +260,9 @@ class Softmax(Activation):
     @property
     def parts_sum_to_difference(self) -> bool:
         return self.uses_conserving_rule()
+
+    def takes_differences(self, fp):
+        return False  # not element-wise: the element-wise RevealCancel kernel does not apply
 
     def forward_parts(self, fp):
         mode = fp.mode(self)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from deeplift import kernels
 from deeplift.layers.base import Layer
-from deeplift.layers.linear import as_float32_constant
+from deeplift.layers.linear import as_float32_constant, scaled_parts, scaled_streams
 
 
 class ScaleShift(Layer):
@@ -60,14 +59,20 @@ class ScaleShift(Layer):
         x = inputs[0]
         return x * self._shaped(self.scale, x.shape) + self._shaped(self.offset, x.shape)
 
+    def takes_differences(self, fp):
+        return True
+
+    def forward_diff(self, fp):
+        dx = fp.diff(self.inputs)
+        return dx * self._shaped(self.scale, dx.shape)
+
     def forward_parts(self, fp):
-        pos_in, neg_in = fp.parts(self.inputs)
-        scale = self._shaped(self.scale, pos_in.shape)
-        return kernels.scale_parts_by_sign(pos_in, neg_in, scale)
+        return scaled_parts(fp, self.inputs,
+                            self._shaped(self.scale, fp.shape_template(self.inputs).shape))
 
     def backward(self, fp, pos, neg):
         scale = self._shaped(self.scale, fp.shape_template(self.inputs).shape)
         if pos is neg:
             mxts = pos * scale
             return [(mxts, mxts)]
-        return [kernels.scale_parts_by_sign(pos, neg, scale)]
+        return [scaled_streams(fp, self.inputs, pos, neg, scale)]

@@ -276,6 +276,18 @@ class Layer:
         reference; they sum to ``fp.diff(self)``."""
         raise NotImplementedError
 
+    def takes_differences(self, fp: "ForwardPass") -> bool:
+        """Whether ``forward_diff`` gives this layer's difference from
+        reference from its inputs' differences alone (linear maps;
+        RevealCancel nonlinearities through their parts). Used by forward
+        passes in difference space; others compute ``act - ref``."""
+        return False
+
+    def forward_diff(self, fp: "ForwardPass") -> tf.Tensor:
+        """``y - y0`` from ``fp.diff`` of the inputs, ``(N, ...)`` (only
+        called when ``takes_differences``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not compute differences.")
+
     def backward(
         self, fp: "ForwardPass", pos: tf.Tensor, neg: tf.Tensor
     ) -> list[tuple[tf.Tensor, tf.Tensor]]:

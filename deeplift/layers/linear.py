@@ -130,11 +130,21 @@ class LinearLayer(Layer):
     def forward(self, inputs):
         return self.add_bias(self.linear(inputs[0], self.kernel))
 
+    def takes_differences(self, fp):
+        return True
+
+    def forward_diff(self, fp):
+        """``W dx``: the bias cancels."""
+        return fp.cached(self, "net", lambda: self.linear(fp.diff(self.inputs), self.kernel))
+
+    def net_and_spread(self, fp) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(W dx, |W| |dx|)``, from which the parts are split."""
+        spread = fp.cached(self, "spread", lambda: self.linear(tf.abs(fp.diff(self.inputs)),
+                                                               self._abs_kernel))
+        return self.forward_diff(fp), spread
+
     def forward_parts(self, fp):
-        input_diff = fp.diff(self.inputs)
-        net = self.linear(input_diff, self.kernel)
-        spread = self.linear(tf.abs(input_diff), self._abs_kernel)
-        return kernels.split_by_spread(net, spread)
+        return kernels.split_by_spread(*self.net_and_spread(fp))
 
     def transpose(self, mxts: tf.Tensor, kernel: tf.Tensor, template: tf.Tensor) -> tf.Tensor:
         """``kernel^T m``: multipliers ``(T, N, *out)`` on this layer's output
@@ -149,7 +159,7 @@ class LinearLayer(Layer):
         if pos is neg:
             mxts = self.transpose(pos, self.kernel, template)
             return [(mxts, mxts)]
-        total, difference = kernels.sum_and_difference(pos, neg)
+        total, difference = sum_and_difference(fp, pos, neg)
         total = self.transpose(total, self.kernel, template)
         spread = self.transpose(difference, self._abs_kernel, template)
         mxts = kernels.combine_by_sign(total, spread, fp.diff(self.inputs))
@@ -164,6 +174,12 @@ class RoutingLayer(Layer):
     transpose to each multiplier stream.
     """
 
+    def takes_differences(self, fp):
+        return True
+
+    def forward_diff(self, fp):
+        return self.forward([fp.diff(layer) for layer in self.input_layers()])
+
     def forward_parts(self, fp):
         parts = [fp.parts(layer) for layer in self.input_layers()]
         return (
@@ -176,3 +192,46 @@ class RoutingLayer(Layer):
         pos_in = linear_vjp(self.forward, templates, pos)
         neg_in = pos_in if pos is neg else linear_vjp(self.forward, templates, neg)
         return list(zip(pos_in, neg_in))
+
+
+def scaled_parts(fp, layer, scale: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The parts of ``scale * layer`` for a ``scale`` broadcast against it,
+    e.g. per channel: ``layer``'s parts scaled, swapping where ``scale < 0``.
+    After a ``LinearLayer`` (a BatchNormalization after a convolution), the
+    parts of the composed linear map ``scale * W``, split directly from the
+    linear layer's ``W dx`` and ``|W| |dx|`` (the same numbers, one pass over
+    memory instead of two; the linear layer's own parts are then never
+    formed unless something else asks for them)."""
+    if isinstance(layer, LinearLayer):
+        return kernels.split_by_spread_scaled(*layer.net_and_spread(fp), scale)
+    pos_in, neg_in = fp.parts(layer)
+    return kernels.scale_parts_by_sign(pos_in, neg_in, scale)
+
+
+def scaled_streams(fp, layer, pos: tf.Tensor, neg: tf.Tensor,
+                   scale: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The multiplier streams ``(pos, neg)`` on ``scale * layer`` sent to
+    ``layer`` (swapped where ``scale < 0``). When ``layer`` is a
+    ``LinearLayer``, which only needs their sum and difference, those are
+    noted for it, computed in one loop with this step and, when the streams
+    come from RevealCancel's slopes, with that one too."""
+    streams = kernels.scale_parts_by_sign(pos, neg, scale)
+    if isinstance(layer, LinearLayer):
+        slopes = fp.streams_facts(pos, neg).get("slopes")
+        if slopes is not None:
+            fused = kernels.sloped_sum_and_difference(*slopes, scale)
+        else:
+            fused = kernels.scaled_sum_and_difference(pos, neg, scale)
+        fp.note_streams(streams, sum_and_difference=fused)
+    return streams
+
+
+def sum_and_difference(fp, pos: tf.Tensor, neg: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(m+ + m-, m+ - m-)`` of two streams, fused with the step that
+    formed them when it noted how (``scaled_streams``, RevealCancel)."""
+    facts = fp.streams_facts(pos, neg)
+    if "sum_and_difference" in facts:
+        return facts["sum_and_difference"]
+    if "slopes" in facts:
+        return kernels.sloped_sum_and_difference(*facts["slopes"], 1.0)
+    return kernels.sum_and_difference(pos, neg)

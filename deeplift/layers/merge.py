@@ -61,6 +61,12 @@ class Subtract(_TwoInputs):
     def forward(self, inputs):
         return inputs[0] + self.b_sign * inputs[1]
 
+    def takes_differences(self, fp):
+        return True
+
+    def forward_diff(self, fp):
+        return self.forward([fp.diff(layer) for layer in self.input_layers()])
+
     def forward_parts(self, fp):
         # As every linear layer: from the sign split of the inputs' differences.
         (a_pos, a_neg), (b_pos, b_neg) = (sign_split(fp.diff(layer))

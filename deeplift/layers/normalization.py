@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from deeplift import kernels
 from deeplift.layers.base import Layer
-from deeplift.layers.linear import as_float32_constant
+from deeplift.layers.linear import as_float32_constant, scaled_parts, scaled_streams
 
 
 class BatchNormalization(Layer):
@@ -63,14 +62,20 @@ class BatchNormalization(Layer):
         rank = x.shape.rank
         return x * self._per_channel(self.scale, rank) + self._per_channel(self.shift, rank)
 
+    def takes_differences(self, fp):
+        return True
+
+    def forward_diff(self, fp):
+        dx = fp.diff(self.inputs)
+        return dx * self._per_channel(self.scale, dx.shape.rank)
+
     def forward_parts(self, fp):
-        pos_in, neg_in = fp.parts(self.inputs)
-        scale = self._per_channel(self.scale, pos_in.shape.rank)
-        return kernels.scale_parts_by_sign(pos_in, neg_in, scale)
+        rank = fp.shape_template(self.inputs).shape.rank
+        return scaled_parts(fp, self.inputs, self._per_channel(self.scale, rank))
 
     def backward(self, fp, pos, neg):
         scale = self._per_channel(self.scale, fp.shape_template(self.inputs).shape.rank)
         if pos is neg:
             mxts = pos * scale
             return [(mxts, mxts)]
-        return [kernels.scale_parts_by_sign(pos, neg, scale)]
+        return [scaled_streams(fp, self.inputs, pos, neg, scale)]
