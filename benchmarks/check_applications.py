@@ -32,7 +32,8 @@ CROSS_MAX = "cross_max" in {mode.value for mode in MaxPoolDeepLiftMode}
 A = keras.applications
 COMMON = dict(weights=None, classes=3, classifier_activation=None)
 #: Families whose models rescale raw 0..255 pixels themselves; the others get -1..1.
-RAW_PIXELS = {"MobileNetV3Small", "EfficientNetB0", "EfficientNetV2B0", "ConvNeXtTiny"}
+RAW_PIXELS = {"MobileNetV3Small", "MobileNetV3Large", "EfficientNetB0", "EfficientNetV2B0",
+              "ConvNeXtTiny"}
 #: family -> (builder, input shape); the smallest configuration Keras allows.
 FAMILIES = {
     "VGG16": (lambda s: A.VGG16(input_shape=s, **COMMON), (32, 32, 3)),
@@ -40,8 +41,12 @@ FAMILIES = {
     "ResNet50V2": (lambda s: A.ResNet50V2(input_shape=s, **COMMON), (32, 32, 3)),
     "InceptionV3": (lambda s: A.InceptionV3(input_shape=s, **COMMON), (75, 75, 3)),
     "DenseNet121": (lambda s: A.DenseNet121(input_shape=s, **COMMON), (32, 32, 3)),
+    "InceptionResNetV2": (lambda s: A.InceptionResNetV2(input_shape=s, **COMMON), (75, 75, 3)),
+    "MobileNet": (lambda s: A.MobileNet(input_shape=s, alpha=0.25, **COMMON), (32, 32, 3)),
     "MobileNetV2": (lambda s: A.MobileNetV2(input_shape=s, alpha=0.35, **COMMON), (32, 32, 3)),
     "MobileNetV3Small": (lambda s: A.MobileNetV3Small(input_shape=s, alpha=0.75, **COMMON),
+                         (32, 32, 3)),
+    "MobileNetV3Large": (lambda s: A.MobileNetV3Large(input_shape=s, alpha=0.75, **COMMON),
                          (32, 32, 3)),
     "EfficientNetB0": (lambda s: A.EfficientNetB0(input_shape=s, **COMMON), (32, 32, 3)),
     "EfficientNetV2B0": (lambda s: A.EfficientNetV2B0(input_shape=s, **COMMON), (32, 32, 3)),

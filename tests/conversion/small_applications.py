@@ -1,0 +1,82 @@
+"""Cut-down keras.applications models, built with each family's own builder
+and blocks, for the families whose smallest stock model is too slow to trace
+in the test suite (ResNet50, DenseNet121, NASNetMobile, InceptionResNetV2:
+400-800 layers each).
+
+Every model keeps the family's layer types and wiring (so the converter sees
+what it sees in the stock model) with one block per stage and few filters.
+``SMALL_FAMILIES`` maps a name to ``(builder(input_shape), input_shape)``,
+as ``check_applications.FAMILIES`` does.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+from keras.src.applications import densenet, inception_resnet_v2, nasnet, resnet
+
+COMMON = dict(weights=None, classes=3, classifier_activation=None)
+
+
+def densenet_mini(shape):
+    """DenseNet121's stem, four dense blocks of one conv block each (BN,
+    ReLU, 1x1 and 3x3 convolutions, Concatenate) and the three transitions
+    (average pools)."""
+    return densenet.DenseNet([1, 1, 1, 1], input_shape=shape, name="densenet_mini", **COMMON)
+
+
+def resnet_mini(shape):
+    """ResNet50's layout (post-activation v1 bottleneck blocks with a
+    convolution shortcut, biased convolutions, stem max pool), one block per
+    stage, filters 16-128 instead of 64-512."""
+
+    def stack_fn(x):
+        x = resnet.stack_residual_blocks_v1(x, 16, 1, stride1=1, name="conv2")
+        x = resnet.stack_residual_blocks_v1(x, 32, 1, name="conv3")
+        x = resnet.stack_residual_blocks_v1(x, 64, 1, name="conv4")
+        return resnet.stack_residual_blocks_v1(x, 128, 1, name="conv5")
+
+    return resnet.ResNet(stack_fn, False, True, input_shape=shape, name="resnet_mini", **COMMON)
+
+
+def nasnet_mini(shape):
+    """NASNet-A with one normal cell per stage (NASNetMobile has four),
+    the two stem and two inner reduction cells, 96 penultimate filters
+    (NASNetMobile: 1056) and 8 stem filters (32)."""
+    return nasnet.NASNet(input_shape=shape, penultimate_filters=96, num_blocks=1,
+                         stem_block_filters=8, skip_reduction=False, default_size=224,
+                         name="nasnet_mini", **COMMON)
+
+
+def inception_resnet_mini(shape):
+    """InceptionResNetV2's blocks, one of each: a mixed-5b-like stem
+    (average pool branch, Concatenate), block35 (scale 0.17), a reduction
+    (strided convolution and max pool), block17 (0.1), a reduction, block8
+    (0.2) and the final linear block8 (scale 1, no activation), each merging
+    its residual with ``CustomScaleLayer``; then conv_7b, global average pool
+    and a Dense head. Stem and reductions use fewer filters than the stock
+    model; the Inception-ResNet blocks are the stock ones."""
+    conv2d_bn, block = inception_resnet_v2.conv2d_bn, inception_resnet_v2.inception_resnet_block
+    inputs = keras.Input(shape)
+    x = conv2d_bn(inputs, 16, 3, strides=2, padding="valid")
+    pool = layers.AveragePooling2D(3, strides=1, padding="same")(x)
+    x = layers.Concatenate(name="mixed_5b")([conv2d_bn(x, 16, 1), conv2d_bn(pool, 16, 1)])
+    x = block(x, scale=0.17, block_type="block35", block_idx=1)
+    for reduction, block_type, scale in (("mixed_6a", "block17", 0.1),
+                                         ("mixed_7a", "block8", 0.2)):
+        x = layers.Concatenate(name=reduction)([
+            conv2d_bn(x, 32, 3, strides=2, padding="valid"),
+            layers.MaxPooling2D(3, strides=2, padding="valid")(x)])
+        x = block(x, scale=scale, block_type=block_type, block_idx=1)
+    x = block(x, scale=1.0, activation=None, block_type="block8", block_idx=2)
+    x = conv2d_bn(x, 64, 1, name="conv_7b")
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = layers.Dense(COMMON["classes"], name="predictions")(x)
+    return keras.Model(inputs, outputs, name="inception_resnet_mini")
+
+
+SMALL_FAMILIES = {
+    "DenseNetMini": (densenet_mini, (32, 32, 3)),
+    "ResNetMini": (resnet_mini, (32, 32, 3)),
+    "NASNetMini": (nasnet_mini, (32, 32, 3)),
+    "InceptionResNetMini": (inception_resnet_mini, (32, 32, 3)),
+}
