@@ -4,7 +4,8 @@ in the test suite (ResNet50, DenseNet121, NASNetMobile, InceptionResNetV2:
 400-800 layers each).
 
 Every model keeps the family's layer types and wiring (so the converter sees
-what it sees in the stock model) with one block per stage and few filters.
+what it sees in the stock model) with one block per stage (NASNet: one
+cell of each kind per stage) and few filters.
 ``SMALL_FAMILIES`` maps a name to ``(builder(input_shape), input_shape)``,
 as ``check_applications.FAMILIES`` does.
 """
@@ -39,12 +40,26 @@ def resnet_mini(shape):
 
 
 def nasnet_mini(shape):
-    """NASNet-A with one normal cell per stage (NASNetMobile has four),
-    the two stem and two inner reduction cells, 96 penultimate filters
-    (NASNetMobile: 1056) and 8 stem filters (32)."""
-    return nasnet.NASNet(input_shape=shape, penultimate_filters=96, num_blocks=1,
-                         stem_block_filters=8, skip_reduction=False, default_size=224,
-                         name="nasnet_mini", **COMMON)
+    """NASNet-A from the module's own cells, one of each kind per stage that
+    NASNetMobile has seven of (the builder's minimum, ``num_blocks=1``, has
+    363 layers and took ~20 s here): stem convolution, a reduction cell, a
+    normal cell (whose previous-cell input has twice its size: the
+    ``_adjust_block`` path with average pools, ZeroPadding2D + Cropping2D and
+    Concatenate), a second reduction and a second normal cell, then ReLU,
+    global average pool and Dense, as ``NASNet``. Filters 4-16 (NASNetMobile:
+    11-176)."""
+    inputs = keras.Input(shape)
+    x = layers.Conv2D(8, 3, strides=2, padding="valid", use_bias=False,
+                      name="stem_conv1")(inputs)
+    x = layers.BatchNormalization(momentum=0.9997, epsilon=1e-3, name="stem_bn1")(x)
+    x, p = nasnet._reduction_a_cell(x, None, 4, block_id="stem_1")
+    x, p = nasnet._normal_a_cell(x, p, 8, block_id="0")
+    x, p = nasnet._reduction_a_cell(x, p, 16, block_id="reduce_1")
+    x, p = nasnet._normal_a_cell(x, p, 16, block_id="2")
+    x = layers.Activation("relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(COMMON["classes"], name="predictions")(x)
+    return keras.Model(inputs, outputs, name="nasnet_mini")
 
 
 def inception_resnet_mini(shape):
