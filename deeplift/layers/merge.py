@@ -1,6 +1,6 @@
 """Merges of Keras tensors beyond Add/Concatenate/Multiply: Subtract and
-other weighted sums of two tensors, Average, Maximum/Minimum, and the Stack/Unstack routing used to fold merges
-of more than two inputs pairwise.
+other weighted sums of two tensors, Average, Maximum/Minimum, and the
+Stack/Unstack routing used to fold merges of more than two inputs pairwise.
 
 Rules (SEMANTICS terms; every one conserves exactly):
 
