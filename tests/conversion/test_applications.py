@@ -15,8 +15,9 @@ DenseNet121, NASNetMobile, InceptionResNetV2: 12, 25, 40 and 50 s to
 trace and score one batch under Rescale on two shared cores, 30-80 s under
 RevealCancel) are checked the same way on cut-down models built from the
 family's own builder and blocks (``small_applications``: one block per
-stage, few filters); the stock models are left to ``benchmarks/check_applications.py``, with RevealCancel
-and every source per family.
+stage, few filters); the stock models are left to
+``benchmarks/check_applications.py``, with RevealCancel and every source per
+family.
 
 All models have random weights with BatchNormalization statistics
 calibrated on a sample (``randomise``), so that the untrained network's
