@@ -5,8 +5,9 @@ on the logits. Too slow for the test suite for the larger families; run::
 
     python benchmarks/check_applications.py [Family ...]
 
-Prints one line per family and source: max |forward error|, max
-|sum(contributions) - delta| relative to max |delta|, conversion seconds.
+Prints one line per family, source and mode: max |forward error|, max
+|sum(contributions) - delta| relative to max |delta|, the seconds to convert
+and to trace and run the prediction and scoring functions on one batch.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Run as a script: this checkout's deeplift, not an installed one.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -32,7 +35,8 @@ CROSS_MAX = "cross_max" in {mode.value for mode in MaxPoolDeepLiftMode}
 A = keras.applications
 COMMON = dict(weights=None, classes=3, classifier_activation=None)
 #: Families whose models rescale raw 0..255 pixels themselves; the others get -1..1.
-RAW_PIXELS = {"MobileNetV3Small", "EfficientNetB0", "EfficientNetV2B0", "ConvNeXtTiny"}
+RAW_PIXELS = {"MobileNetV3Small", "MobileNetV3Large", "EfficientNetB0", "EfficientNetV2B0",
+              "ConvNeXtTiny"}
 #: family -> (builder, input shape); the smallest configuration Keras allows.
 FAMILIES = {
     "VGG16": (lambda s: A.VGG16(input_shape=s, **COMMON), (32, 32, 3)),
@@ -40,8 +44,12 @@ FAMILIES = {
     "ResNet50V2": (lambda s: A.ResNet50V2(input_shape=s, **COMMON), (32, 32, 3)),
     "InceptionV3": (lambda s: A.InceptionV3(input_shape=s, **COMMON), (75, 75, 3)),
     "DenseNet121": (lambda s: A.DenseNet121(input_shape=s, **COMMON), (32, 32, 3)),
+    "InceptionResNetV2": (lambda s: A.InceptionResNetV2(input_shape=s, **COMMON), (75, 75, 3)),
+    "MobileNet": (lambda s: A.MobileNet(input_shape=s, alpha=0.25, **COMMON), (32, 32, 3)),
     "MobileNetV2": (lambda s: A.MobileNetV2(input_shape=s, alpha=0.35, **COMMON), (32, 32, 3)),
     "MobileNetV3Small": (lambda s: A.MobileNetV3Small(input_shape=s, alpha=0.75, **COMMON),
+                         (32, 32, 3)),
+    "MobileNetV3Large": (lambda s: A.MobileNetV3Large(input_shape=s, alpha=0.75, **COMMON),
                          (32, 32, 3)),
     "EfficientNetB0": (lambda s: A.EfficientNetB0(input_shape=s, **COMMON), (32, 32, 3)),
     "EfficientNetV2B0": (lambda s: A.EfficientNetV2B0(input_shape=s, **COMMON), (32, 32, 3)),
@@ -122,6 +130,7 @@ def check(family, root, modes=("Rescale", "RevealCancel"), sources=("keras", "h5
                 print(results[-1], flush=True)
                 continue
             seconds = time.perf_counter() - start
+            start = time.perf_counter()
             inputs = dl.get_input_layer_names()
             target = f"{model.layers[-1].name}_0"
             predict = dl.get_prediction_function(input_layer_names=inputs,
@@ -134,9 +143,11 @@ def check(family, root, modes=("Rescale", "RevealCancel"), sources=("keras", "h5
             contribs = contribs[0] if isinstance(contribs, list) else contribs
             delta = out[:, 1] - out0[0, 1]
             gap = np.abs(contribs.reshape(2, -1).sum(1) - delta).max() / max(1e-6, np.abs(delta).max())
+            scoring = time.perf_counter() - start
             results.append(f"{family:18} {source:5} {mode:12} forward rel err {forward:.1e}  "
                            f"sum-to-delta rel err {gap:.1e} (max |delta| "
-                           f"{np.abs(delta).max():.2g})  convert {seconds:.1f}s{pools}")
+                           f"{np.abs(delta).max():.2g})  convert {seconds:.1f}s  "
+                           f"trace+score {scoring:.1f}s{pools}")
             print(results[-1], flush=True)
     return results
 

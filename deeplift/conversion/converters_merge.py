@@ -1,5 +1,6 @@
 """Converters of the Keras merges Multiply, Subtract, Average, Maximum and
-Minimum (Add and Concatenate live in ``layer_converters``).
+Minimum (Add and Concatenate live in ``layer_converters``), and of
+keras.applications InceptionResNetV2's ``CustomScaleLayer`` (``a + scale * b``).
 
 Products and maxima take exactly two inputs; a merge of ``k > 2`` inputs is
 folded pairwise, ``((x1 op x2) op x3) ...``, after stacking the inputs and
@@ -9,8 +10,10 @@ layer receives the Keras layer's inputs as one list. Rules: see
 """
 from __future__ import annotations
 
-from deeplift.conversion.layer_converters import NUM_INPUTS_KEY, register
-from deeplift.layers.merge import Average, ElementwiseMax, Stack, Subtract, Unstack
+from deeplift.conversion.layer_converters import NUM_INPUTS_KEY, _unsupported, register
+from deeplift.layers.merge import (
+    Average, ElementwiseMax, Stack, Subtract, Unstack, WeightedSum,
+)
 from deeplift.layers.product import Product
 
 
@@ -64,3 +67,18 @@ def subtract_conversion(config, name, verbose, **_):
 @register("Average")
 def average_conversion(config, name, verbose, **_):
     return [Average(name=name, verbose=verbose)]
+
+
+@register("CustomScaleLayer")
+def custom_scale_conversion(config, name, verbose, **_):
+    """keras.applications InceptionResNetV2's residual merge
+    ``inputs[0] + inputs[1] * scale`` (config key ``scale``, a number):
+    a ``WeightedSum`` with ``b_weight = scale``."""
+    scale = config.get("scale")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        _unsupported(config, name, f"CustomScaleLayer needs a number 'scale' in its config "
+                                   f"(inputs[0] + inputs[1] * scale); got {scale!r}")
+    if _num_inputs(config) not in (None, 2):
+        _unsupported(config, name, f"CustomScaleLayer takes two inputs [x, residual]; got "
+                                   f"{_num_inputs(config)}")
+    return [WeightedSum(float(scale), name=name, verbose=verbose)]

@@ -1,13 +1,21 @@
-"""Merges of Keras tensors beyond Add/Concatenate/Multiply: Subtract,
-Average, Maximum/Minimum, and the Stack/Unstack routing used to fold merges
-of more than two inputs pairwise.
+"""Merges of Keras tensors beyond Add/Concatenate/Multiply: Subtract and
+other weighted sums of two tensors, Average, Maximum/Minimum, and the
+Stack/Unstack routing used to fold merges of more than two inputs pairwise.
 
 Rules (SEMANTICS terms; every one conserves exactly):
 
-* ``Subtract`` ``y = a - b``: a linear layer with weights ``+1``/``-1``:
-  ``dy+ = da+ - db-``, ``dy- = da- - db+``; backward, each input element takes
-  ``(W^T (m+ + m-) + sign(dx) |W|^T (m+ - m-)) / 2`` (``W = +-1``), i.e. the
-  plain ``+-m`` with a single stream.
+* ``WeightedSum`` ``y = a + w b`` for a fixed float ``w`` (``Subtract``:
+  ``w = -1``; ``PairSum``: ``w = 1``; Keras' InceptionResNetV2
+  ``CustomScaleLayer``: the residual scale): a linear layer with weights
+  ``1`` (on ``a``) and ``w`` (on ``b``). Forward, the parts come from the
+  sign split of the inputs' differences: ``dy+ = da+ + w db+``,
+  ``dy- = da- + w db-`` for ``w >= 0`` and ``dy+ = da+ + w db-``,
+  ``dy- = da- + w db+`` for ``w < 0``. Backward, each input element with
+  weight ``W`` (``1`` or ``w``) takes
+  ``(W (m+ + m-) + sign(dx) |W| (m+ - m-)) / 2``, summed over the axes it
+  was broadcast along; with a single stream that is the plain ``W m``.
+  Contributions ``m_a da + m_b db`` then add up to ``m (da + w db)`` exactly
+  (``w = 0``: ``b`` gets multiplier 0 and contributes nothing).
 * ``Average``: routing (non-negative weights ``1/k``); parts and multiplier
   streams pass through scaled by ``1/k``.
 * ``Maximum`` / ``Minimum`` of two tensors, the cross_max rule of the
@@ -23,6 +31,7 @@ Rules (SEMANTICS terms; every one conserves exactly):
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from deeplift import kernels
@@ -53,13 +62,28 @@ class _TwoInputs(Layer):
         return super().set_inputs(inputs)
 
 
-class Subtract(_TwoInputs):
-    """``a - b`` (with broadcasting, as Keras)."""
+class WeightedSum(_TwoInputs):
+    """``a + b_weight * b`` (with broadcasting, as Keras), the rule of the
+    module docstring.
 
-    b_sign = -1.0
+    Args:
+        b_weight: the fixed weight ``w`` of the second input, any finite float
+            (negative and zero included).
+    """
+
+    def __init__(self, b_weight: float, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            weight = float(b_weight)
+        except (TypeError, ValueError):
+            weight = float("nan")
+        if not np.isfinite(weight):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: b_weight must be a finite "
+                             f"number; got {b_weight!r}")
+        self.b_weight = weight
 
     def forward(self, inputs):
-        return inputs[0] + self.b_sign * inputs[1]
+        return inputs[0] + self.b_weight * inputs[1]
 
     def takes_differences(self, fp):
         return True
@@ -71,30 +95,39 @@ class Subtract(_TwoInputs):
         # As every linear layer: from the sign split of the inputs' differences.
         (a_pos, a_neg), (b_pos, b_neg) = (sign_split(fp.diff(layer))
                                           for layer in self.input_layers())
-        if self.b_sign > 0:
-            return a_pos + b_pos, a_neg + b_neg
-        return a_pos - b_neg, a_neg - b_pos
+        w = self.b_weight
+        if w >= 0:
+            return a_pos + w * b_pos, a_neg + w * b_neg
+        return a_pos + w * b_neg, a_neg + w * b_pos
 
     def backward(self, fp, pos, neg):
         increments = []
-        for sign, layer in zip((1.0, self.b_sign), self.input_layers()):
+        for weight, layer in zip((1.0, self.b_weight), self.input_layers()):
             template = fp.shape_template(layer)
             if pos is neg:
-                mxts = unbroadcast(sign * pos, template)
+                mxts = unbroadcast(weight * pos, template)
             else:
                 total, difference = kernels.sum_and_difference(pos, neg)
-                mxts = kernels.combine_by_sign(unbroadcast(sign * total, template),
-                                               unbroadcast(difference, template),
+                mxts = kernels.combine_by_sign(unbroadcast(weight * total, template),
+                                               unbroadcast(abs(weight) * difference, template),
                                                fp.diff(layer))
             increments.append((mxts, mxts))
         return increments
 
 
-class PairSum(Subtract):
-    """``a + b`` with broadcasting (``keras.ops.add`` of two tensors; the
-    ``Add`` layer needs equal shapes). Same linear rule as ``Subtract``."""
+class Subtract(WeightedSum):
+    """``a - b`` (with broadcasting, as Keras): ``WeightedSum`` with ``w = -1``."""
 
-    b_sign = 1.0
+    def __init__(self, **kwargs):
+        super().__init__(-1.0, **kwargs)
+
+
+class PairSum(WeightedSum):
+    """``a + b`` with broadcasting (``keras.ops.add`` of two tensors; the
+    ``Add`` layer needs equal shapes): ``WeightedSum`` with ``w = 1``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(1.0, **kwargs)
 
 
 class Average(RoutingLayer):

@@ -10,14 +10,18 @@ max pools for any reference), and checked on that one conversion: forward
 pass against Keras, and summation-to-delta against Keras' own output
 difference for a non-zero random reference.
 
+The families whose smallest stock model is slow to trace (ResNet50,
+DenseNet121, NASNetMobile, InceptionResNetV2: 12, 25, 40 and 50 s to
+trace and score one batch under Rescale on two shared cores, 30-80 s under
+RevealCancel) are checked the same way on cut-down models built from the
+family's own builder and blocks (``small_applications``: one block per
+stage, few filters); the stock models are left to
+``benchmarks/check_applications.py``, with RevealCancel and every source per
+family.
+
 All models have random weights with BatchNormalization statistics
 calibrated on a sample (``randomise``), so that the untrained network's
-output depends on its input, and the smallest input Keras accepts. Left to
-``benchmarks/check_applications.py``, with RevealCancel and every source per
-family: ResNet50 (ResNet50V2 stands for the family here), DenseNet121 and
-NASNetMobile, whose conversion, tracing and scoring of one batch took 42 s,
-46 s and 89 s on the suite's two (shared) cores, against 15-34 s for each
-family here.
+output depends on its input, and the smallest input Keras accepts.
 """
 import os
 import sys
@@ -33,6 +37,7 @@ from deeplift.modes import NonlinearMxtsMode as M  # noqa: E402
 from keras_checks import (  # noqa: E402
     assert_forward_matches, assert_sums_to_delta, convert, predict, save_both, scores,
 )
+from small_applications import SMALL_FAMILIES  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5")]
 
@@ -51,6 +56,13 @@ APPLICATIONS = {
     "ConvNeXtTiny": "keras",    # LayerNormalization, LayerScale, gelu, 7x7 depthwise
     "InceptionV3": "h5",        # parallel branches, Concatenate, max and average pools
     "ResNet50V2": "keras",      # pre-activation residual blocks, max pools
+    "MobileNet": "keras",       # (v1, alpha 0.25) depthwise blocks, ReLU6, Reshape head
+    "MobileNetV3Large": "h5",   # (alpha 0.75) the Small's layers, more and wider blocks
+    # Cut-down models (small_applications):
+    "DenseNetMini": "keras",    # dense-block Concatenate, transitions' average pools
+    "ResNetMini": "h5",         # v1 bottleneck blocks, convolution shortcuts, stem max pool
+    "NASNetMini": "keras",      # NASNet-A cells: separable convs, Cropping2D, pools, Add
+    "InceptionResNetMini": "h5",  # CustomScaleLayer residuals, Concatenate, max/avg pools
 }
 
 
@@ -96,7 +108,7 @@ def application(request, tmp_path_factory):
     its conversion from the family's file format, an input batch of two and
     a non-zero reference, both drawn from the family's input range."""
     family = request.param
-    build, shape = FAMILIES[family]
+    build, shape = FAMILIES[family] if family in FAMILIES else SMALL_FAMILIES[family]
     model = build(shape)
     rng = np.random.default_rng(0)
     low, high = (0.0, 255.0) if family in RAW_PIXELS else (-1.0, 1.0)

@@ -36,6 +36,6 @@ def test_cli_lists_supported_classes(capsys):
     assert main(["convert", "--supported"]) == 0
     out = capsys.readouterr().out
     for name in ("Dense", "Multiply", "LayerNormalization", "Maximum", "relu", "ops.Add",
-                 "DepthwiseConv2D"):
+                 "DepthwiseConv2D", "CustomScaleLayer"):
         assert name in out
     assert "UnitNormalization" not in out
