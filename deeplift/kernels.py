@@ -132,16 +132,11 @@ def reveal_cancel_forward(x0, pos_in, neg_in, fn):
     ``reveal_cancel_parts`` and the two slopes as ``reveal_cancel_slopes``
     (same formulas, same rounding). The backward pass then only scales the
     multiplier streams by the slopes, instead of reading the input parts
-    again to re-evaluate ``f`` at the same points."""
+    again to re-evaluate ``f`` at the same points. (Deriving the parts from
+    the slopes' float64 values of ``f`` instead measured slower on CPU.)"""
     dy_pos, dy_neg = _reveal_cancel_parts_body(x0, pos_in, neg_in, fn)
     slope_pos, slope_neg = _reveal_cancel_slopes_body(x0, pos_in, neg_in, fn)
     return dy_pos, dy_neg, dy_pos + dy_neg, slope_pos, slope_neg
-
-
-@fused
-def sum_and_difference(pos, neg):
-    """``(m+ + m-, m+ - m-)``: the inputs of the two-stream linear transpose."""
-    return pos + neg, pos - neg
 
 
 @fused

@@ -105,9 +105,9 @@ class ForwardPass:
             the difference from it spares one full-batch convolution or
             matrix product per linear layer (the activation stream) and has
             no cancellation noise. Activations then differ from the plain
-            forward pass by float32 rounding. Shared rows (``act_rows``)
-            are gathered at the inputs, as every difference has one row per
-            example anyway.
+            forward pass by float32 rounding. With shared rows
+            (``act_rows``) a linear layer whose parts nothing asks for
+            (``parts_requested``) keeps to the cheaper activation stream.
     """
 
     def __init__(self, feeds: dict[Input, tuple[tf.Tensor, tf.Tensor]],
@@ -115,20 +115,28 @@ class ForwardPass:
                  act_rows: tf.Tensor | None = None, difference_space: bool = False):
         self._values = {"act": {}, "ref": {}}
         for layer, (act, ref) in feeds.items():
-            if difference_space and act_rows is not None:
-                act = tf.gather(act, act_rows)
             self._values["act"][id(layer)] = act
             self._values["ref"][id(layer)] = ref
         self._modes = modes or {}
-        self._act_rows = None if difference_space else act_rows
+        self._act_rows = act_rows
         self.difference_space = difference_space
         self._cache: dict[tuple[int, str], tf.Tensor] = {}
         self._takes_differences: dict[int, bool] = {}
+        self._parts_requested: dict[int, bool] = {}
+        self._distinct_rows: set[int] = set()  # difference space: acts kept as (M, ...)
         self._stream_facts: dict[int, tuple[Mxts, dict]] = {}
+
+    @property
+    def shares_rows(self) -> bool:
+        """Whether the activations are fed as distinct rows (``act_rows``)."""
+        return self._act_rows is not None
 
     def act(self, layer: Layer) -> tf.Tensor:
         if self.difference_space:
-            return self._resolve(layer, "act")
+            value = self._resolve(layer, "act")
+            if id(layer) not in self._distinct_rows:
+                return value
+            return self.cached(layer, "act_rows", lambda: tf.gather(value, self._act_rows))
         if self._act_rows is None:
             return self._evaluate(layer, "act")
         return self.cached(layer, "act_rows",
@@ -138,6 +146,9 @@ class ForwardPass:
         """``(a, rows)`` with ``act(layer) == tf.gather(a, rows)``, or
         ``(act(layer), None)`` without shared rows: lets a fused kernel do
         the gather instead of materialising it."""
+        if self.difference_space:
+            value = self._resolve(layer, "act")
+            return value, (self._act_rows if id(layer) in self._distinct_rows else None)
         if self._act_rows is None:
             return self.act(layer), None
         return self._evaluate(layer, "act"), self._act_rows
@@ -197,6 +208,24 @@ class ForwardPass:
                                             and layer.takes_differences(self))
         return self._takes_differences[key]
 
+    def parts_requested(self, layer: Layer) -> bool:
+        """Whether, in this pass, some consumer of ``layer`` reads its parts
+        to form parts that are computed anyway: looking downstream through
+        layers that pass parts on, up to one that computes its own parts
+        whatever happens (``computes_own_parts``)."""
+        key = id(layer)
+        if key not in self._parts_requested:
+            seen, stack, found = set(), list(layer.get_output_layers()), False
+            while stack and not found:
+                consumer = stack.pop()
+                if id(consumer) in seen or not consumer.reads_input_parts(self):
+                    continue
+                seen.add(id(consumer))
+                found = consumer.computes_own_parts(self)
+                stack.extend(consumer.get_output_layers())
+            self._parts_requested[key] = found
+        return self._parts_requested[key]
+
     def _dependencies(self, layer: Layer, what: str) -> list[tuple[Layer, str]]:
         """What ``_compute(layer, what)`` reads, in difference space."""
         from_differences = self._differences_suffice(layer)
@@ -215,16 +244,22 @@ class ForwardPass:
         if what == "diff":
             if from_differences:
                 return layer.forward_diff(self)
-            return self._cache[(id(layer), "act")] - self.ref(layer)
+            return self.act(layer) - self.ref(layer)
         if layer.is_input:
             try:
-                return self._values["act"][id(layer)]
+                value = self._values["act"][id(layer)]
             except KeyError:
                 raise ValueError(f"Input layer {layer.name!r} was not fed.") from None
+            if self.shares_rows:
+                self._distinct_rows.add(id(layer))
+            return value
         if from_differences:
             return self.ref(layer) + self._cache[(id(layer), "diff")]
-        return self._apply(layer, [self._cache[(id(parent), "act")]
-                                   for parent in layer.input_layers()])
+        parents = layer.input_layers()
+        if all(id(parent) in self._distinct_rows for parent in parents):
+            self._distinct_rows.add(id(layer))
+            return self._apply(layer, [self._cache[(id(parent), "act")] for parent in parents])
+        return self._apply(layer, [self.act(parent) for parent in parents])
 
     def _resolve(self, layer: Layer, what: str) -> tf.Tensor:
         """``what`` ("act" or "diff") of ``layer`` in difference space,

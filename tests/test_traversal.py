@@ -144,3 +144,39 @@ def test_reveal_cancel_forward_kernel_equals_parts_and_slopes():
         for got, want in zip((dy_pos, dy_neg, slope_pos, slope_neg), (*want_parts, *want_slopes)):
             np.testing.assert_array_equal(got, want)
         np.testing.assert_allclose(dy, (fn(x0 + pos + neg) - fn(x0)).numpy(), atol=1e-6)
+
+
+def test_shared_rows_keep_the_activation_stream_where_no_parts_are_needed():
+    # GenomicsDefault-like: conv -> ReLU (Rescale) -> flatten -> dense ->
+    # ReLU (RevealCancel) -> dense, one sequence against three references.
+    # The convolution has no parts to form: it runs on the one distinct
+    # example and on the references; the dense layer before RevealCancel
+    # needs W dx anyway and runs on the references only.
+    from deeplift.scoring import build_graph_function
+
+    rng = np.random.default_rng(6)
+    conv_calls, dense_calls = [], []
+    inp = L.Input(batch_shape=(None, 6, 4))
+    conv = _counting(L.Conv1D(kernel=rng.normal(size=(3, 4, 3)), bias=rng.normal(size=3)),
+                     conv_calls)
+    conv.set_inputs(inp)
+    relu = L.ReLU(nonlinear_mxts_mode=M.Rescale)(conv)
+    dense = _counting(L.Dense(kernel=rng.normal(size=(12, 5)), bias=rng.normal(size=5)),
+                      dense_calls)
+    dense.set_inputs(L.Flatten()(relu))
+    out = L.Dense(kernel=rng.normal(size=(5, 2)), bias=rng.normal(size=2))(
+        L.ReLU(nonlinear_mxts_mode=M.RevealCancel)(dense))
+    x = rng.normal(size=(1, 6, 4)).astype(np.float32)
+    refs = rng.normal(size=(3, 6, 4)).astype(np.float32)
+    seed = np.array([[[0.0, 1.0]]], np.float32)
+    shared = build_graph_function([inp], [inp.get_target_contrib_vars()], [out], shared_rows=True)
+    del conv_calls[:], dense_calls[:]
+    got = shared(tf.constant(x), tf.constant(refs), tf.constant([0, 0, 0]), tf.constant(seed))
+    assert (len(conv_calls), len(dense_calls)) == (2, 1)
+    plain = build_graph_function([inp], [inp.get_target_contrib_vars()], [out])
+    want = plain(tf.constant(np.repeat(x, 3, 0)), tf.constant(refs), tf.constant(seed))
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
+    plain_pass = graph.ForwardPass({inp: (tf.constant(np.repeat(x, 3, 0)), tf.constant(refs))})
+    delta = (plain_pass.act(out) - plain_pass.ref(out)).numpy()[:, 1]
+    np.testing.assert_allclose(got[0].numpy()[0].reshape(3, -1).sum(1), delta, rtol=1e-4,
+                               atol=1e-4)

@@ -89,6 +89,9 @@ class Activation(Layer):
         return (get_rule(fp.mode(self)).difference is not None
                 and self.parts_sum_to_difference)
 
+    def computes_own_parts(self, fp):
+        return self.takes_differences(fp)
+
     def forward_diff(self, fp):
         return get_rule(fp.mode(self)).difference(self, fp)
 

@@ -283,6 +283,17 @@ class Layer:
         passes in difference space; others compute ``act - ref``."""
         return False
 
+    def reads_input_parts(self, fp: "ForwardPass") -> bool:
+        """Whether ``forward_parts`` reads the inputs' parts (most layers);
+        linear maps read only the inputs' differences."""
+        return True
+
+    def computes_own_parts(self, fp: "ForwardPass") -> bool:
+        """Whether a pass computes this layer's parts even when nothing
+        downstream asks for them (RevealCancel takes its difference from
+        them in difference space)."""
+        return False
+
     def forward_diff(self, fp: "ForwardPass") -> tf.Tensor:
         """``y - y0`` from ``fp.diff`` of the inputs, ``(N, ...)`` (only
         called when ``takes_differences``)."""

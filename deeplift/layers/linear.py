@@ -131,7 +131,12 @@ class LinearLayer(Layer):
         return self.add_bias(self.linear(inputs[0], self.kernel))
 
     def takes_differences(self, fp):
-        return True
+        """Always, but with shared rows (where the activation stream costs a
+        fraction of ``W dx``) only when ``W dx`` is needed for the parts."""
+        return not fp.shares_rows or fp.parts_requested(self)
+
+    def reads_input_parts(self, fp):
+        return False
 
     def forward_diff(self, fp):
         """``W dx``: the bias cancels."""

@@ -88,6 +88,9 @@ class WeightedSum(_TwoInputs):
     def takes_differences(self, fp):
         return True
 
+    def reads_input_parts(self, fp):
+        return False
+
     def forward_diff(self, fp):
         return self.forward([fp.diff(layer) for layer in self.input_layers()])
 
