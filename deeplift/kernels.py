@@ -140,6 +140,12 @@ def reveal_cancel_forward(x0, pos_in, neg_in, fn):
 
 
 @fused
+def sum_and_difference(pos, neg):
+    """``(m+ + m-, m+ - m-)``: the inputs of the two-stream linear transpose."""
+    return pos + neg, pos - neg
+
+
+@fused
 def scaled_sum_and_difference(pos, neg, scale):
     """``sum_and_difference`` of the streams ``scale_parts_by_sign(pos, neg,
     scale)``, which is ``(scale (m+ + m-), |scale| (m+ - m-))``: a
@@ -266,6 +272,21 @@ def scale_parts_by_sign(pos, neg, scale):
     loop instead of two broadcast selects and two products per stream."""
     keeps_sign = scale > 0
     return tf.where(keeps_sign, pos, neg) * scale, tf.where(keeps_sign, neg, pos) * scale
+
+
+@fused
+def affine(x, scale, shift):
+    """``x * scale + shift`` (broadcast) in one loop: the forward pass of
+    BatchNormalization and ScaleShift."""
+    return x * scale + shift
+
+
+@fused
+def rescale_and_scale(mxts, x, x0, y, y0, scale, grad):
+    """``mxts * rescale_factor(x, x0, y, y0) * scale``: a multiplier through
+    a Rescale nonlinearity and then a per-channel scale (BatchNormalization's
+    transpose), in one loop that also forms the factor."""
+    return mxts * (_rescale_factor_body(x, x0, y, y0, grad) * scale)
 
 
 @fused

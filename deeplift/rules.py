@@ -85,7 +85,13 @@ def get_rule(mode) -> Rule:
 
 def _rescale(layer, fp, pos, neg):
     scale = rescale_factor(layer, fp)
-    return map_streams(lambda m: scale * m, pos, neg)
+    streams = map_streams(lambda m: scale * m, pos, neg)
+    x, rows = fp.act_and_rows(layer.inputs)
+    if pos is neg and rows is None:
+        # a per-channel scale below may form m * s * scale in one loop
+        fp.note_streams(streams, rescaled=(pos, x, fp.ref(layer.inputs), fp.act(layer),
+                                           fp.ref(layer), layer.grad))
+    return streams
 
 
 def _gradient(layer, fp, pos, neg):

@@ -131,6 +131,8 @@ class ReLU(Activation):
     def fn(self, x):
         if self._plain:
             return tf.nn.relu(x)
+        if self.max_value == 6.0 and self.negative_slope == 0 and self.threshold == 0:
+            return tf.nn.relu6(x)  # one op instead of relu + clip
         if self.threshold != 0:
             y = tf.where(x > self.threshold, x, tf.zeros_like(x))
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from deeplift import kernels
 from deeplift.layers.base import Layer
 from deeplift.layers.linear import as_float32_constant, scaled_parts, scaled_streams
 
@@ -57,7 +58,8 @@ class ScaleShift(Layer):
 
     def forward(self, inputs):
         x = inputs[0]
-        return x * self._shaped(self.scale, x.shape) + self._shaped(self.offset, x.shape)
+        return kernels.affine(x, self._shaped(self.scale, x.shape),
+                              self._shaped(self.offset, x.shape))
 
     def takes_differences(self, fp):
         return True
@@ -72,7 +74,4 @@ class ScaleShift(Layer):
 
     def backward(self, fp, pos, neg):
         scale = self._shaped(self.scale, fp.shape_template(self.inputs).shape)
-        if pos is neg:
-            mxts = pos * scale
-            return [(mxts, mxts)]
         return [scaled_streams(fp, self.inputs, pos, neg, scale)]

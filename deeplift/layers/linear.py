@@ -216,10 +216,19 @@ def scaled_parts(fp, layer, scale: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 def scaled_streams(fp, layer, pos: tf.Tensor, neg: tf.Tensor,
                    scale: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The multiplier streams ``(pos, neg)`` on ``scale * layer`` sent to
-    ``layer`` (swapped where ``scale < 0``). When ``layer`` is a
-    ``LinearLayer``, which only needs their sum and difference, those are
-    noted for it, computed in one loop with this step and, when the streams
-    come from RevealCancel's slopes, with that one too."""
+    ``layer`` (swapped where ``scale < 0``). A single stream that a Rescale
+    nonlinearity just formed is scaled in the same loop. When ``layer`` is a
+    ``LinearLayer``, which only needs two streams' sum and difference, those
+    are noted for it, computed in one loop with this step and, when the
+    streams come from RevealCancel's slopes, with that one too."""
+    if pos is neg:
+        rescaled = fp.streams_facts(pos, neg).get("rescaled")
+        if rescaled is None:
+            mxts = pos * scale
+        else:
+            mxts, x, x0, y, y0, grad = rescaled
+            mxts = kernels.rescale_and_scale(mxts, x, x0, y, y0, scale, grad)
+        return mxts, mxts
     streams = kernels.scale_parts_by_sign(pos, neg, scale)
     if isinstance(layer, LinearLayer):
         slopes = fp.streams_facts(pos, neg).get("slopes")

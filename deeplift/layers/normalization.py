@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from deeplift import kernels
 from deeplift.layers.base import Layer
 from deeplift.layers.linear import as_float32_constant, scaled_parts, scaled_streams
 
@@ -60,7 +61,8 @@ class BatchNormalization(Layer):
     def forward(self, inputs):
         x = inputs[0]
         rank = x.shape.rank
-        return x * self._per_channel(self.scale, rank) + self._per_channel(self.shift, rank)
+        return kernels.affine(x, self._per_channel(self.scale, rank),
+                              self._per_channel(self.shift, rank))
 
     def takes_differences(self, fp):
         return True
@@ -75,7 +77,4 @@ class BatchNormalization(Layer):
 
     def backward(self, fp, pos, neg):
         scale = self._per_channel(self.scale, fp.shape_template(self.inputs).shape.rank)
-        if pos is neg:
-            mxts = pos * scale
-            return [(mxts, mxts)]
         return [scaled_streams(fp, self.inputs, pos, neg, scale)]
