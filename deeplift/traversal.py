@@ -299,8 +299,9 @@ class ForwardPass:
         for node in topological_order([layer], skip=values):
             if node.is_input:
                 raise ValueError(f"Input layer {node.name!r} was not fed.")
-            values[id(node)] = self._apply(node, [values[id(parent)]
-                                                  for parent in node.input_layers()])
+            folded = node.forward_folded(lambda ancestor: values[id(ancestor)])
+            values[id(node)] = folded if folded is not None else self._apply(
+                node, [values[id(parent)] for parent in node.input_layers()])
         return values[id(layer)]
 
 

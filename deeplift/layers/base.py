@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Callable
 
 import tensorflow as tf
 
@@ -270,6 +271,13 @@ class Layer:
     def forward(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         """The layer's op on its inputs' activations (a list, one per input)."""
         raise NotImplementedError
+
+    def forward_folded(self, value_of: Callable) -> tf.Tensor | None:
+        """The layer's output computed from further up the graph than its
+        inputs (``value_of(layer)`` gives any computed ancestor's value in
+        the same stream), when that is cheaper; None (the default) to apply
+        ``forward`` to the inputs."""
+        return None
 
     def forward_parts(self, fp: "ForwardPass") -> tuple[tf.Tensor, tf.Tensor]:
         """Positive and negative parts of this layer's difference from

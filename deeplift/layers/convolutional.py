@@ -55,6 +55,12 @@ class _Conv(LinearLayer):
         self.data_format = parse_data_format(data_format, self.name)
         self.conv_mxts_mode = ConvMxtsMode.parse(conv_mxts_mode, "conv_mxts_mode")
 
+    def kernel_scaled_per_unit(self, scale):
+        return self.kernel * scale  # (*kernel_size, in, out): units last
+
+    def output_channel_axis(self, rank):
+        return 1 if self.data_format == DataFormat.channels_first else rank - 1
+
     def linear(self, x, kernel):
         def conv(x_last):
             return tf.nn.convolution(

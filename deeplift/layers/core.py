@@ -55,6 +55,9 @@ class Dense(LinearLayer):
             )
         self.dense_mxts_mode = DenseMxtsMode.parse(dense_mxts_mode, "dense_mxts_mode")
 
+    def kernel_scaled_per_unit(self, scale):
+        return self.kernel * scale
+
     def linear(self, x, kernel):
         if x.shape.rank == 2:
             return tf.matmul(x, kernel)

@@ -28,6 +28,10 @@ class _DepthwiseConv(_Conv):
     def output_units(kernel_shape) -> int:
         return int(kernel_shape[-2]) * int(kernel_shape[-1])
 
+    def kernel_scaled_per_unit(self, scale):
+        # output unit c * multiplier + m comes from kernel[..., c, m]
+        return self.kernel * tf.reshape(scale, self.kernel.shape[-2:])
+
     def _as_2d(self, kernel):
         """The 4-d kernel, strides and dilations of the 2-d op (a 1-d
         convolution runs as a 2-d one over rows of height 1)."""

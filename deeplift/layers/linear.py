@@ -124,11 +124,35 @@ class LinearLayer(Layer):
     def linear(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         raise NotImplementedError
 
+    def kernel_scaled_per_unit(self, scale: tf.Tensor) -> tf.Tensor | None:
+        """The kernel of ``scale * (W x)`` for a per-output-unit ``scale``
+        ``(units,)``, or None when this layer's kernel layout is not known to
+        put the output units last (subclasses that do say so)."""
+        return None
+
+    def output_channel_axis(self, rank: int) -> int:
+        """The axis of the output's units in an output of rank ``rank``."""
+        return rank - 1
+
     def add_bias(self, y: tf.Tensor) -> tf.Tensor:
         return y + self.bias
 
     def forward(self, inputs):
         return self.add_bias(self.linear(inputs[0], self.kernel))
+
+    def forward_scaled(self, x: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor) -> tf.Tensor | None:
+        """``(W x + b) * scale + shift`` per output unit as one linear map
+        (a BatchNormalization folded into this layer), or None when the
+        kernel layout is unknown (``kernel_scaled_per_unit``)."""
+        kernel = self.kernel_scaled_per_unit(scale)
+        if kernel is None:
+            return None
+        y = self.linear(x, kernel)
+        bias = self.bias * scale + shift
+        axis = self.output_channel_axis(y.shape.rank)
+        if axis != y.shape.rank - 1:
+            bias = tf.reshape(bias, [-1] + [1] * (y.shape.rank - 1 - axis))
+        return y + bias
 
     def takes_differences(self, fp):
         """Always, but with shared rows (where the activation stream costs a

@@ -6,7 +6,9 @@ import tensorflow as tf
 
 from deeplift import kernels
 from deeplift.layers.base import Layer
-from deeplift.layers.linear import as_float32_constant, scaled_parts, scaled_streams
+from deeplift.layers.linear import (
+    LinearLayer, as_float32_constant, scaled_parts, scaled_streams,
+)
 
 
 class BatchNormalization(Layer):
@@ -57,6 +59,21 @@ class BatchNormalization(Layer):
         shape = [1] * rank
         shape[axis] = -1
         return tf.reshape(values, shape)
+
+    def forward_folded(self, value_of) -> tf.Tensor | None:
+        """The activations of ``scale * conv(x) + shift`` computed as one
+        convolution with the scaled kernel, when the input is a linear layer
+        feeding only this layer (its own output is then never formed in a
+        compiled function); None otherwise. ``value_of(layer)`` is the
+        already computed value of ``layer`` in the same stream."""
+        linear = self.inputs
+        if not isinstance(linear, LinearLayer) or linear.get_output_layers() != [self]:
+            return None
+        x = value_of(linear.inputs)
+        rank = x.shape.rank  # a linear layer keeps its input's rank
+        if rank is None or self.axis % rank != linear.output_channel_axis(rank):
+            return None
+        return linear.forward_scaled(x, self.scale, self.shift)
 
     def forward(self, inputs):
         x = inputs[0]

@@ -30,6 +30,9 @@ class _ConvTranspose(_Conv):
             for ``Conv2D``.
     """
 
+    def kernel_scaled_per_unit(self, scale):
+        return self.kernel * tf.reshape(scale, [-1, 1])  # (*kernel_size, out, in)
+
     def __init__(self, kernel, bias=None, output_padding=None, **kwargs):
         super().__init__(kernel, bias, **kwargs)
         if output_padding is None:

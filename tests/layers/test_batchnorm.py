@@ -3,6 +3,7 @@ sign swap of a negative scale, which only shows when RevealCancel
 downstream makes the two multiplier streams differ."""
 import keras
 import numpy as np
+import tensorflow as tf
 import pytest
 
 import deeplift.layers as L
@@ -134,3 +135,43 @@ def test_batchnorm_argument_validation(kwargs, words):
         L.BatchNormalization(**kwargs)
     for word in words:
         assert word in str(err.value)
+
+
+def _folding_cases(rng):
+    """(linear layer, input batch, BN axis) for every linear kind whose
+    kernel layout BatchNormalization folds into."""
+    return [
+        (L.Conv1D(kernel=rng.normal(size=(3, 2, 4)), bias=rng.normal(size=4)),
+         rng.normal(size=(3, 7, 2)), -1),
+        (L.Conv2D(kernel=rng.normal(size=(2, 2, 3, 4)), bias=rng.normal(size=4),
+                  data_format="channels_first"), rng.normal(size=(3, 3, 5, 5)), 1),
+        (L.DepthwiseConv2D(kernel=rng.normal(size=(3, 3, 2, 3)), bias=rng.normal(size=6),
+                           padding="same"), rng.normal(size=(3, 5, 5, 2)), -1),
+        (L.Conv2DTranspose(kernel=rng.normal(size=(2, 2, 4, 3)), bias=rng.normal(size=4),
+                           strides=2), rng.normal(size=(3, 3, 3, 3)), -1),
+        (L.Dense(kernel=rng.normal(size=(5, 4)), bias=rng.normal(size=4)),
+         rng.normal(size=(3, 6, 5)), -1),
+    ]
+
+
+def test_batchnorm_folds_into_the_linear_layer_before_it():
+    rng = np.random.default_rng(11)
+    for linear, x, axis in _folding_cases(rng):
+        inp = L.Input(batch_shape=(None,) + x.shape[1:])
+        linear.set_inputs(inp)
+        units = int(linear.bias.shape[0])
+        p = _bn_params(rng, units)
+        bn = L.BatchNormalization(axis=axis, **p)(linear)
+        x = tf.constant(x, tf.float32)
+        folded = bn.forward_folded(lambda layer: x)
+        assert folded is not None, type(linear).__name__
+        s = p["gamma"] / np.sqrt(p["var"] + p["epsilon"])
+        shape = [1] * folded.shape.rank
+        shape[axis] = -1
+        expected = ((linear.forward([x]).numpy() - np.reshape(p["mean"], shape)) * np.reshape(s, shape)
+                    + np.reshape(p["beta"], shape))
+        np.testing.assert_allclose(folded, expected, rtol=1e-4, atol=1e-4,
+                                   err_msg=type(linear).__name__)
+        # a second consumer of the linear layer's output: no folding
+        L.ReLU()(linear)
+        assert bn.forward_folded(lambda layer: x) is None
