@@ -42,7 +42,7 @@ def _evaluate(var: SymbolicVar, fp: graph.ForwardPass, mxts: dict, num_tasks) ->
     if var.kind == "activation":
         return fp.act(layer)
     if var.kind == "reference":
-        return tf.broadcast_to(fp.ref(layer), tf.shape(fp.act(layer)))
+        return tf.broadcast_to(fp.ref(layer), fp.batch_shape(layer))
     if var.kind == "diff_from_reference":
         return fp.diff(layer)
     if var.kind in ("pos_contribs", "neg_contribs"):
