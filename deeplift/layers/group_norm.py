@@ -41,7 +41,9 @@ import tensorflow as tf
 from deeplift import kernels
 from deeplift.layers.activations import Activation
 from deeplift.layers.base import Layer
-from deeplift.layers.linear import RoutingLayer, as_float32_constant
+from deeplift.layers.linear import (
+    RoutingLayer, as_float32_constant, scaled_parts, scaled_streams, sum_and_difference,
+)
 
 
 class Grouping:
@@ -133,7 +135,7 @@ class GroupCentre(Layer):
         if pos is neg:
             mxts = self._map(pos, rank, False)
             return [(mxts, mxts)]
-        total, difference = kernels.sum_and_difference(pos, neg)
+        total, difference = sum_and_difference(fp, pos, neg)
         mxts = kernels.combine_by_sign(self._map(total, rank, False),
                                        self._map(difference, rank, True),
                                        fp.diff(self.inputs))
@@ -216,19 +218,14 @@ class ElementwiseAffine(Layer):
         return x
 
     def forward_parts(self, fp):
-        pos_in, neg_in = fp.parts(self.inputs)
         if self.gamma is None:
-            return pos_in, neg_in
-        rank = pos_in.shape.rank
-        scale = self._laid_out(self.gamma, rank, rank)
-        return kernels.scale_parts_by_sign(pos_in, neg_in, scale)
+            return fp.parts(self.inputs)
+        rank = fp.shape_template(self.inputs).shape.rank
+        return scaled_parts(fp, self.inputs, self._laid_out(self.gamma, rank, rank))
 
     def backward(self, fp, pos, neg):
         if self.gamma is None:
             return [(pos, neg)]
         rank = pos.shape.rank
         scale = self._laid_out(self.gamma, rank - 1, rank)
-        if pos is neg:
-            mxts = pos * scale
-            return [(mxts, mxts)]
-        return [kernels.scale_parts_by_sign(pos, neg, scale)]
+        return [scaled_streams(fp, self.inputs, pos, neg, scale)]
